@@ -1,0 +1,39 @@
+{#- Text value at a JSON path (dotted, e.g. 'page.url') of a JSON text column;
+    null when the column is not valid JSON or the path is missing. -#}
+{% macro json_text(column, path) -%}
+    {{ return(adapter.dispatch('json_text', 'cdp')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column, path) -%}
+    json_extract_path_text(try_parse_json({{ column }}), '{{ path }}')
+{%- endmacro %}
+
+{% macro duckdb__json_text(column, path) -%}
+    case when json_valid({{ column }}) then json_extract_string({{ column }}, '$.{{ path }}') end
+{%- endmacro %}
+
+{#- True when the text is valid JSON. -#}
+{% macro is_valid_json(column) -%}
+    {{ return(adapter.dispatch('is_valid_json', 'cdp')(column)) }}
+{%- endmacro %}
+
+{% macro default__is_valid_json(column) -%}
+    (try_parse_json({{ column }}) is not null)
+{%- endmacro %}
+
+{% macro duckdb__is_valid_json(column) -%}
+    coalesce(json_valid({{ column }}), false)
+{%- endmacro %}
+
+{#- The whole row of a relation alias as JSON text, for the quarantine. -#}
+{% macro row_as_json(alias) -%}
+    {{ return(adapter.dispatch('row_as_json', 'cdp')(alias)) }}
+{%- endmacro %}
+
+{% macro default__row_as_json(alias) -%}
+    to_json(object_construct_keep_null({{ alias }}.*))
+{%- endmacro %}
+
+{% macro duckdb__row_as_json(alias) -%}
+    cast(to_json({{ alias }}) as varchar)
+{%- endmacro %}

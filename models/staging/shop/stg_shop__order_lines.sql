@@ -1,0 +1,36 @@
+with
+
+orders as (
+
+    select * from {{ ref('base_shop__orders') }}
+    where {{ cdp.is_staged() }}
+
+),
+
+elements as (
+
+    {{ cdp.json_array_elements('orders', 'line_items', ['order_id']) }}
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        order_id || '-' || cast(element_index as {{ dbt.type_string() }}) as order_line_id,
+        order_id,
+        element_index as line_number,
+
+        ----------  product
+        nullif(trim({{ cdp.json_text('element_json', 'sku') }}), '') as sku,
+        lower(nullif(trim({{ cdp.json_text('element_json', 'category') }}), '')) as category,
+
+        ----------  amounts
+        coalesce(try_cast({{ cdp.json_text('element_json', 'quantity') }} as integer), 1) as quantity,
+        try_cast({{ cdp.json_text('element_json', 'price') }} as decimal(18, 2)) as unit_price
+
+    from elements
+
+)
+
+select * from final

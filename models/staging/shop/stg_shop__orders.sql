@@ -1,0 +1,38 @@
+with
+
+orders as (
+
+    select * from {{ ref('base_shop__orders') }}
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        order_id,
+        'shop_orders:' || order_id as record_key,
+        shop_customer_id,
+
+        ----------  contact points
+        email,
+        is_email_invalid,
+
+        ----------  amounts and state
+        total_price,
+        currency,
+        order_status,
+        shop_customer_id is null as is_guest_checkout,
+        not has_valid_line_items as is_line_items_invalid,
+
+        ----------  timestamps
+        created_at,
+        updated_at,
+        _loaded_at
+
+    from orders
+    where {{ cdp.is_staged() }}
+
+)
+
+select * from final
