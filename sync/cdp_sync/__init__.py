@@ -1,0 +1,3 @@
+"""cdp-sync: warehouse-native reverse ETL for the open CDP (see docs/sync.md)."""
+
+__version__ = "0.1.0"

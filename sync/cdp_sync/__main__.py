@@ -1,0 +1,3 @@
+from cdp_sync.cli import main
+
+main()
