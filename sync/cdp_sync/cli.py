@@ -63,11 +63,11 @@ class Ctx:
     json: bool
     verbose: bool
     out: Console = field(
-        default_factory=lambda: Console(
-            highlight=False, width=None if sys.stdout.isatty() else 200
-        )
+        default_factory=lambda: Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     )
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
+    )
     _syncs: SyncsFile | None = None
     _profile: ProfileTarget | None = None
 
