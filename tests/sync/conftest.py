@@ -24,9 +24,8 @@ try:
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, str(SYNC_DIR))
 
-from typer.testing import CliRunner  # noqa: E402
-
 from cdp_sync.cli import app  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
 
 from .fakes.braze import FakeBraze  # noqa: E402
 from .fakes.hubspot import FakeHubSpot  # noqa: E402

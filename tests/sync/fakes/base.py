@@ -68,7 +68,7 @@ class FakeAPI:
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
         self.rate_limited = 0
-        self.active = 0
+        self.in_flight = 0
         self.max_active = 0
         self.on_request: Any = None  # callback(req) for tests (e.g. kill a process)
 
@@ -96,7 +96,9 @@ class FakeAPI:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
         return self
 
@@ -155,7 +157,8 @@ class FakeAPI:
         return False
 
     def rate_limited_response(self) -> Response:
-        return Response(429, {"message": "rate limited"}, {"Retry-After": "1"})
+        window = self.rate[1] if self.rate else 1.0
+        return Response(429, {"message": "rate limited"}, {"Retry-After": f"{window:g}"})
 
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
@@ -171,8 +174,8 @@ class FakeAPI:
         )
         with self.lock:
             self.requests.append(req)
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
+            self.in_flight += 1
+            self.max_active = max(self.max_active, self.in_flight)
         try:
             if self.on_request is not None:
                 self.on_request(req)
@@ -198,7 +201,7 @@ class FakeAPI:
             self._write(h, resp)
         finally:
             with self.lock:
-                self.active -= 1
+                self.in_flight -= 1
 
     def _write(self, h: BaseHTTPRequestHandler, resp: Response) -> None:
         payload = b"" if resp.body is None else json.dumps(resp.body).encode()

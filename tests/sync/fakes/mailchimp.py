@@ -56,7 +56,7 @@ class FakeMailchimp(FakeAPI):
         self.members[member_hash(email)]["status"] = status
 
     def handle(self, req: Request) -> Response:
-        if self.active > self.max_connections:
+        if self.in_flight > self.max_connections:
             return self.problem(
                 429,
                 "Too Many Requests",
