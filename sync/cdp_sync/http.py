@@ -299,7 +299,8 @@ class HttpClient:
                 wait = self._reset_wait(resp)
                 if wait is None:
                     wait = 1.0
-                limiter.pause_for(min(wait, self.settings.max_retry_after))
+                # a little margin: the vendor's window closes by its clock, not ours
+                limiter.pause_for(min(wait * 1.02 + 0.02, self.settings.max_retry_after))
                 log.info("%s: rate-limit window used up; pausing %.2fs", self.name, wait)
                 return
 

@@ -139,11 +139,14 @@ class Project:
         con.execute(f"delete from audiences.{name}")
         if rows:
             cols = list(AUDIENCE_COLUMNS)
-            marks = ", ".join("?" for _ in cols)
-            con.executemany(
-                f"insert into audiences.{name} ({', '.join(cols)}) values ({marks})",
-                [[r.get(c) for c in cols] for r in rows],
-            )
+            one = "(" + ", ".join("?" for _ in cols) + ")"
+            for start in range(0, len(rows), 500):
+                part = rows[start : start + 500]
+                con.execute(
+                    f"insert into audiences.{name} ({', '.join(cols)}) values "
+                    + ", ".join(one for _ in part),
+                    [r.get(c) for r in part for c in cols],
+                )
         con.close()
 
     def set_erased(self, ids: list[str]) -> None:
