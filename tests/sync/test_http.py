@@ -8,10 +8,9 @@ import time
 from typing import Any
 
 import pytest
-
 from cdp_sync.config import HttpSettings, RateLimit
 from cdp_sync.errors import DestinationAuthError, DestinationUnavailable
-from cdp_sync.http import HttpClient, RateLimitHeaders, RateLimiter, parse_retry_after
+from cdp_sync.http import HttpClient, RateLimiter, RateLimitHeaders, parse_retry_after
 
 from .fakes.base import FakeAPI, Request, Response
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import Project, customer, customers, json_lines
+from .conftest import Project, customers, json_lines
 from .fakes.braze import FakeBraze
 from .fakes.mailchimp import FakeMailchimp, member_hash
 
