@@ -305,14 +305,15 @@ class HttpClient:
                 return
 
     def _delay(self, attempt: int, resp: httpx.Response | None) -> float:
-        if resp is not None and resp.status_code in (429, 503):
-            wait = self._server_wait(resp)
+        if resp is not None and resp.status_code == 429:
+            wait = self._server_wait(resp)  # Retry-After, else the vendor's reset/window
             if wait is not None:
                 return wait
         elif resp is not None:
-            wait = parse_retry_after(resp.headers.get("Retry-After"))
-            if wait is not None:
-                return wait
+            for name in self.policy.retry_after:  # e.g. 503 with Retry-After
+                wait = parse_retry_after(resp.headers.get(name))
+                if wait is not None:
+                    return wait
         backoff = min(self.settings.backoff_max, self.settings.backoff_base * (2**attempt))
         return backoff / 2 + random.uniform(0, backoff / 2)
 

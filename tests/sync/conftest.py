@@ -268,6 +268,7 @@ def webhook() -> Iterator[FakeWebhook]:
     fake = FakeWebhook(WEBHOOK_SECRET)
     with fake:
         yield fake
+    assert not fake.errors, fake.errors
 
 
 @pytest.fixture
@@ -276,6 +277,7 @@ def hubspot(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHubSpot]:
     fake = FakeHubSpot(HUBSPOT_TOKEN)
     with fake:
         yield fake
+    assert not fake.errors, fake.errors
 
 
 @pytest.fixture
@@ -284,6 +286,7 @@ def mailchimp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMailchimp]:
     fake = FakeMailchimp(MAILCHIMP_KEY, "aud123")
     with fake:
         yield fake
+    assert not fake.errors, fake.errors
 
 
 @pytest.fixture
@@ -292,6 +295,7 @@ def braze(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBraze]:
     fake = FakeBraze(BRAZE_KEY)
     with fake:
         yield fake
+    assert not fake.errors, fake.errors
 
 
 FULL_MAPPING = {c: c for c in AUDIENCE_COLUMNS}

@@ -51,6 +51,7 @@ class Fault:
     match: str = ""
     code: int = 503
     seconds: float = 0.0
+    message: str | None = None
 
 
 class FakeAPI:
@@ -71,6 +72,7 @@ class FakeAPI:
         self.in_flight = 0
         self.max_active = 0
         self.on_request: Any = None  # callback(req) for tests (e.g. kill a process)
+        self.errors: list[Exception] = []
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -186,14 +188,18 @@ class FakeAPI:
                     h.connection.shutdown(socket.SHUT_RDWR)
                 return
             if fault and fault.kind == "status":
-                resp = Response(fault.code, {"message": f"injected {fault.code}"})
+                resp = Response(fault.code, {"message": fault.message or f"injected {fault.code}"})
             elif fault and fault.kind == "rate":
                 resp = Response(429, {"message": "slow down"}, {"Retry-After": str(fault.seconds)})
             elif self._over_rate(time.monotonic()):
                 resp = self.rate_limited_response()
             else:
                 with self.lock:
-                    resp = self.handle(req)
+                    try:
+                        resp = self.handle(req)
+                    except Exception as exc:  # a bug in the fake must fail the test
+                        self.errors.append(exc)
+                        resp = Response(500, {"message": "fake crashed"})
             if fault and fault.kind == "slow":
                 time.sleep(fault.seconds)
             if self.delay:

@@ -30,6 +30,7 @@ class FakeHubSpot(FakeAPI):
         self.contacts: dict[str, dict[str, Any]] = {}  # id -> {"properties", "archived"}
         self.gdpr_deleted: set[str] = set()
         self.reject_emails: set[str] = set()
+        self.reject_template = "Property values were not valid for {email}"
         self._next = 1000
 
     # ---- helpers ------------------------------------------------------------------------
@@ -138,11 +139,13 @@ class FakeHubSpot(FakeAPI):
     # ---- endpoints --------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
-        if req.headers.get("authorization") != f"Bearer {self.token}":
+        presented = req.headers.get("authorization", "")
+        if presented != f"Bearer {self.token}":
+            # (echoes what it got, as some APIs do: the client must not print it)
             return self._error(
                 401,
-                "Authentication credentials not found. This API supports OAuth 2.0 "
-                "authentication and you can find more details at https://developers.hubspot.com",
+                f"Authentication credentials not found or invalid ({presented[7:]!r}). "
+                "This API supports OAuth 2.0 authentication.",
                 "INVALID_AUTHENTICATION",
             )
         if req.method == "GET" and req.path == BASE:
@@ -189,7 +192,9 @@ class FakeHubSpot(FakeAPI):
                     {
                         "status": "error",
                         "category": "VALIDATION_ERROR",
-                        "message": f"Property values were not valid for {email}",
+                        "message": self.reject_template.format(
+                            **{**inp["properties"], "email": email}
+                        ),
                         "context": {"ids": [email]},
                     }
                 )
