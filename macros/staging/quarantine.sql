@@ -12,14 +12,29 @@
     )
 {%- endmacro %}
 
-{% macro is_staged() -%}
-    (_quarantine_reason is null and _version_rank = 1)
+{#- Erasure comes first: a row covered by an erasure request is counted as
+    erased whatever else is true of it, and is never staged or quarantined. -#}
+{% macro is_erased(source_table) -%}
+    {%- if source_table == 'deletion_requests' -%}
+    {#- requests are the legal record of the erasure: kept, with identifiers hashed in staging -#}
+    false
+    {%- else -%}
+    exists (
+        select 1 from {{ ref('stg_privacy__erasure_scope') }} as erasure_scope
+        where erasure_scope.source_table = '{{ source_table }}'
+          and erasure_scope.raw_row_hash = {{ cdp.hash_key(['_raw_row']) }}
+    )
+    {%- endif -%}
 {%- endmacro %}
 
-{% macro is_superseded() -%}
-    (_quarantine_reason is null and _version_rank > 1)
+{% macro is_staged(source_table) -%}
+    (_quarantine_reason is null and _version_rank = 1 and not {{ cdp.is_erased(source_table) }})
 {%- endmacro %}
 
-{% macro is_quarantined() -%}
-    (_quarantine_reason is not null)
+{% macro is_superseded(source_table) -%}
+    (_quarantine_reason is null and _version_rank > 1 and not {{ cdp.is_erased(source_table) }})
+{%- endmacro %}
+
+{% macro is_quarantined(source_table) -%}
+    (_quarantine_reason is not null and not {{ cdp.is_erased(source_table) }})
 {%- endmacro %}

@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 {#- Every raw row staging could not use, with the reason and the row as landed.
     Holds personal data: erasure scrubs it like any other model. -#}
 with
@@ -12,7 +14,7 @@ with
         _raw_row as raw_row,
         _loaded_at
     from {{ ref(s.base) }}
-    where {{ cdp.is_quarantined() }}
+    where {{ cdp.is_quarantined(s.table) }}
 
 ),
 {% endfor %}

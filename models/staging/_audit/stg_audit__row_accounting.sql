@@ -1,4 +1,6 @@
-{#- Where every raw row went: raw = staged + superseded + quarantined. The
+{{ config(materialized='table') }}
+
+{#- Where every raw row went: raw = staged + superseded + quarantined + erased. The
     counts come from the raw table, the staging model and the quarantine
     independently, so a staging model that loses a row shows up here as
     `unaccounted_rows` and fails its test. -#}
@@ -11,8 +13,9 @@ with
         '{{ s.table }}' as source_table,
         (select count(*) from {{ source(s.source, s.table) }}) as raw_rows,
         (select count(*) from {{ ref(s.staged) }}) as staged_rows,
-        (select count(*) from {{ ref(s.base) }} where {{ cdp.is_superseded() }}) as superseded_rows,
-        (select count(*) from {{ ref('stg_audit__quarantine') }} where source_table = '{{ s.table }}') as quarantined_rows
+        (select count(*) from {{ ref(s.base) }} where {{ cdp.is_superseded(s.table) }}) as superseded_rows,
+        (select count(*) from {{ ref('stg_audit__quarantine') }} where source_table = '{{ s.table }}') as quarantined_rows,
+        (select count(*) from {{ ref(s.base) }} where {{ cdp.is_erased(s.table) }}) as erased_rows
 
 ),
 {% endfor %}
@@ -34,7 +37,8 @@ final as (
         staged_rows,
         superseded_rows,
         quarantined_rows,
-        raw_rows - staged_rows - superseded_rows - quarantined_rows as unaccounted_rows
+        erased_rows,
+        raw_rows - staged_rows - superseded_rows - quarantined_rows - erased_rows as unaccounted_rows
     from unioned
 
 )

@@ -35,7 +35,7 @@ final as (
         _loaded_at
 
     from users
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('app_users') }}
 
 )
 

@@ -26,7 +26,7 @@ final as (
         _loaded_at
 
     from consent_events
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('consent_events') }}
 
 )
 

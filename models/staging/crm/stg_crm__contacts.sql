@@ -47,7 +47,7 @@ final as (
         _loaded_at
 
     from contacts
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('crm_contacts') }}
 
 )
 

@@ -31,7 +31,7 @@ final as (
         _loaded_at
 
     from tickets
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('support_tickets') }}
 
 )
 

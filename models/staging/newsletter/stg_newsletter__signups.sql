@@ -29,7 +29,7 @@ final as (
         _loaded_at
 
     from signups
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('newsletter_signups') }}
 
 )
 

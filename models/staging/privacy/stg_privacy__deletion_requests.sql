@@ -12,9 +12,11 @@ final as (
         ----------  ids
         request_id,
         'deletion_requests:' || request_id as record_key,
-        email,
         app_user_id,
-        phone,
+
+        ----------  identifiers, hashed: the request outlives the person it erases
+        case when email is not null then md5(email) end as email_hash,
+        case when phone is not null then md5(phone) end as phone_hash,
 
         ----------  request
         request_status,
@@ -24,7 +26,7 @@ final as (
         _loaded_at
 
     from requests
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('deletion_requests') }}
 
 )
 

@@ -38,7 +38,7 @@ final as (
         _loaded_at
 
     from customers
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('shop_customers') }}
 
 )
 

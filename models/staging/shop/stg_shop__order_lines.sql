@@ -3,7 +3,7 @@ with
 orders as (
 
     select * from {{ ref('base_shop__orders') }}
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('shop_orders') }}
 
 ),
 

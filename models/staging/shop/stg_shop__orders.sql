@@ -31,7 +31,7 @@ final as (
         _loaded_at
 
     from orders
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('shop_orders') }}
 
 )
 

@@ -43,7 +43,7 @@ final as (
         _loaded_at
 
     from events
-    where {{ cdp.is_staged() }}
+    where {{ cdp.is_staged('web_events') }}
 
 )
 

@@ -33,9 +33,9 @@ renamed as (
         {{ cdp.parse_timestamp('deleted_at') }} as deleted_at,
         _loaded_at,
 
-        {{ cdp.row_as_json('source') }} as _raw_row
+        {{ cdp.row_as_json('landed_row') }} as _raw_row
 
-    from source
+    from source as landed_row
 
 ),
 

@@ -26,9 +26,9 @@ renamed as (
         {{ cdp.parse_timestamp('recorded_at') }} as recorded_at,
         _loaded_at,
 
-        {{ cdp.row_as_json('source') }} as _raw_row
+        {{ cdp.row_as_json('landed_row') }} as _raw_row
 
-    from source
+    from source as landed_row
 
 ),
 

@@ -24,9 +24,9 @@ renamed as (
         {{ cdp.parse_timestamp('requested_at') }} as requested_at,
         _loaded_at,
 
-        {{ cdp.row_as_json('source') }} as _raw_row
+        {{ cdp.row_as_json('landed_row') }} as _raw_row
 
-    from source
+    from source as landed_row
 
 ),
 

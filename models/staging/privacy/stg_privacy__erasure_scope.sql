@@ -1,0 +1,180 @@
+{{ config(materialized='table') }}
+
+{#- The raw rows an erasure request covers. A request names one identifier
+    (email, user_id or phone); erasure covers the whole person, so the scope
+    grows through the identifiers of the rows found, for `erasure_hops` rounds,
+    over deterministic identifiers only (a probabilistic look-alike may be
+    someone else, and erasing them would be its own harm). Blocklisted junk
+    values never spread the scope. anonymous_id erases the browsing history of
+    the person's devices but does not spread further, because devices are
+    shared.
+
+    Staging models drop every row listed here, so no model downstream ever
+    sees it. This model reads other sources' base views on purpose: it is the
+    one place that must see across sources before staging. It holds no
+    personal data (table, key and reason only). -#}
+
+{%- set hops = cdp.identity_config()['erasure_hops'] -%}
+{%- set sources = [
+    ('crm_contacts', 'base_crm__contacts', 'contact_id', ['email', 'phone']),
+    ('shop_customers', 'base_shop__customers', 'shop_customer_id', ['email', 'phone', 'shop_customer_id']),
+    ('shop_orders', 'base_shop__orders', 'order_id', ['email', 'shop_customer_id']),
+    ('app_users', 'base_app__users', 'app_user_id', ['email', 'phone', 'app_user_id']),
+    ('web_events', 'base_web__events', 'message_id', ['traits_email', 'app_user_id', 'anonymous_id']),
+    ('newsletter_signups', 'base_newsletter__signups', 'signup_id', ['email']),
+    ('support_tickets', 'base_helpdesk__tickets', 'ticket_id', ['email', 'phone']),
+    ('consent_events', 'base_consent__events', 'consent_id', ['email', 'app_user_id']),
+] -%}
+
+with
+
+requests as (
+
+    select * from {{ ref('base_privacy__deletion_requests') }}
+    where _quarantine_reason is null and _version_rank = 1
+      and coalesce(request_status, 'pending') not in ('rejected', 'cancelled', 'withdrawn')
+
+),
+
+request_identifiers as (
+
+    select request_id, 'email' as identifier_type, email as identifier_value from requests where email is not null
+    union all
+    select request_id, 'app_user_id', app_user_id from requests where app_user_id is not null
+    union all
+    select request_id, 'phone', phone from requests where phone is not null
+
+),
+
+row_identifiers as (
+
+    {% for table, base, key, columns in sources %}
+    {%- set outer_loop = loop %}
+    {%- for column in columns %}
+    select
+        '{{ table }}' as source_table,
+        {{ key }} as source_record_id,
+        {{ cdp.hash_key(['_raw_row']) }} as raw_row_hash,
+        '{{ 'email' if column == 'traits_email' else column }}' as identifier_type,
+        {{ column }} as identifier_value
+    from {{ ref(base) }}
+    where {{ column }} is not null
+    union all
+    {%- endfor %}
+    -- every version of a record goes with it, whatever its other values were
+    select
+        '{{ table }}',
+        {{ key }},
+        {{ cdp.hash_key(['_raw_row']) }},
+        'record_key',
+        '{{ table }}:' || {{ key }}
+    from {{ ref(base) }}
+    where {{ key }} is not null
+    {% if not outer_loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+-- a value held by more accounts than the identity cap allows is junk and
+-- would spread the erasure to strangers (accounts: records of account tools,
+-- so a customer's many orders do not count against their own email)
+overshared_values as (
+
+    select identifier_type, identifier_value
+    from row_identifiers
+    where source_table in ('crm_contacts', 'shop_customers', 'app_users', 'newsletter_signups')
+      and identifier_type in ('{{ cdp.identity_config()['max_accounts_per_identifier'].keys() | join("', '") }}')
+    group by identifier_type, identifier_value
+    having count(distinct source_table || ':' || source_record_id) > max(case identifier_type
+        {%- for t, cap in cdp.identity_config()['max_accounts_per_identifier'].items() %}
+        when '{{ t }}' then {{ cap }}
+        {%- endfor %}
+    end)
+
+),
+
+spreading_identifiers as (
+
+    select * from row_identifiers
+    where identifier_type <> 'anonymous_id'
+      and not {{ cdp.is_blocklisted_identifier('identifier_type', 'identifier_value') }}
+      and not exists (
+          select 1 from overshared_values
+          where overshared_values.identifier_type = row_identifiers.identifier_type
+            and overshared_values.identifier_value = row_identifiers.identifier_value
+      )
+
+),
+
+scope_0 as (
+
+    select distinct identifier_type, identifier_value, request_id
+    from request_identifiers
+    where not {{ cdp.is_blocklisted_identifier('identifier_type', 'identifier_value') }}
+
+),
+
+{% for hop in range(1, hops + 1) %}
+scope_{{ hop }} as (
+
+    select identifier_type, identifier_value, min(request_id) as request_id
+    from (
+        select * from scope_{{ hop - 1 }}
+        union all
+        select reached.identifier_type, reached.identifier_value, scope.request_id
+        from scope_{{ hop - 1 }} as scope
+        inner join spreading_identifiers as found
+            on found.identifier_type = scope.identifier_type
+            and found.identifier_value = scope.identifier_value
+        inner join spreading_identifiers as reached
+            on reached.raw_row_hash = found.raw_row_hash
+            and reached.source_table = found.source_table
+    ) as grown
+    group by identifier_type, identifier_value
+
+),
+{% endfor %}
+
+person_rows as (
+
+    select distinct row_identifiers.source_table, row_identifiers.raw_row_hash, scope.request_id
+    from row_identifiers
+    inner join scope_{{ hops }} as scope
+        on scope.identifier_type = row_identifiers.identifier_type
+        and scope.identifier_value = row_identifiers.identifier_value
+
+),
+
+device_ids as (
+
+    select distinct row_identifiers.identifier_value as anonymous_id, person_rows.request_id
+    from person_rows
+    inner join row_identifiers
+        on row_identifiers.raw_row_hash = person_rows.raw_row_hash
+        and row_identifiers.source_table = person_rows.source_table
+    where row_identifiers.identifier_type = 'anonymous_id'
+      and not {{ cdp.is_blocklisted_identifier('row_identifiers.identifier_type', 'row_identifiers.identifier_value') }}
+
+),
+
+device_rows as (
+
+    select distinct row_identifiers.source_table, row_identifiers.raw_row_hash, device_ids.request_id
+    from row_identifiers
+    inner join device_ids on device_ids.anonymous_id = row_identifiers.identifier_value
+    where row_identifiers.identifier_type = 'anonymous_id'
+
+),
+
+final as (
+
+    select
+        source_table,
+        raw_row_hash,
+        min(request_id) as request_id
+    from (select * from person_rows union all select * from device_rows) as erased
+    group by source_table, raw_row_hash
+
+)
+
+select * from final
