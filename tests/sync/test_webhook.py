@@ -82,8 +82,8 @@ def test_whole_batch_rejection_split_and_faults(project: Project, webhook: FakeW
     webhook.poison = {"C00013"}
     webhook.inject("status", times=2, code=503)
     webhook.inject("drop")
-    webhook.inject("slow", seconds=2.5)  # past the 2 s timeout: applied, answer lost, resent
-    project.write_syncs(webhook_sync(webhook.url, failure_threshold=0.1))
+    webhook.inject("slow", seconds=0.8)  # past the timeout: applied, answer lost, resent
+    project.write_syncs(webhook_sync(webhook.url, failure_threshold=0.1, http={"timeout": 0.5}))
     res = project.cli("--json", "run")
     assert res.exit_code == 0, res.output
     done = json_lines(res.stdout)[-1]

@@ -31,6 +31,7 @@ class FakeHubSpot(FakeAPI):
         self.gdpr_deleted: set[str] = set()
         self.reject_emails: set[str] = set()
         self.reject_template = "Property values were not valid for {email}"
+        self.hide_remaining = False
         self._next = 1000
 
     # ---- helpers ------------------------------------------------------------------------
@@ -55,11 +56,14 @@ class FakeHubSpot(FakeAPI):
         n, window = self.rate
         now = time.monotonic()
         used = len([t for t in self._starts if t > now - window])
-        return {
+        headers = {
             "X-HubSpot-RateLimit-Max": str(n),
             "X-HubSpot-RateLimit-Remaining": str(max(0, n - used)),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(window * 1000)),
         }
+        if self.hide_remaining:  # as when other apps share the portal's limit
+            del headers["X-HubSpot-RateLimit-Remaining"]
+        return headers
 
     def rate_limited_response(self) -> Response:
         return Response(
