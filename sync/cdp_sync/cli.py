@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from cdp_sync.errors import (
     ConfigError,
     PlanHasChanges,
     SyncError,
+    SyncLocked,
     ThresholdExceeded,
 )
 from cdp_sync.masking import REDACTOR, RedactingFilter
@@ -541,12 +544,10 @@ def reset_cmd(
             store = SyncStore(wh, sync, ctx.syncs.state_schema)
             store.ensure_tables()
             if store.active_runs():
-                from cdp_sync.errors import SyncLocked
-
                 raise SyncLocked(f"sync {name} has a run in progress; not resetting")
             count = store.reset(failed_only)
-            run_id = f"reset-{os.getpid()}-{abs(hash((name, count))) % 10**8}"
-            store.start_run(run_id, ctx.profile.name, os.uname().nodename, os.getpid())
+            run_id = f"reset-{uuid.uuid4().hex[:12]}"
+            store.start_run(run_id, ctx.profile.name, socket.gethostname(), os.getpid())
             store.update_run(
                 run_id,
                 {

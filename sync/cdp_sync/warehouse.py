@@ -596,6 +596,7 @@ select row_number() over (order by case op {rank} end, pk) as seq,
     op, pk, target_hash, attempt, destination_id, {fsel}
 from d where {self._op_filter()} and not exhausted"""
         )
+        self.prepare_batch_table()
         counts = {op.value: 0 for op in Op}
         for op, n in self.wh.query(f"select op, count(*) from {self.work} group by op"):
             counts[str(op)] = int(n)
@@ -619,12 +620,15 @@ from d where {self._op_filter()} and not exhausted"""
         )
         return [self._row_to_record(r) for r in rows]
 
-    def _load_batch(self, rows: Sequence[Sequence[Any]]) -> None:
+    def prepare_batch_table(self) -> None:
+        """Created once, outside any transaction (DDL commits on Snowflake)."""
         self.wh.execute(
             f"create temporary table if not exists {self.batch} ("
             "primary_key varchar, operation varchar, target_hash varchar, attempt integer, "
             "status varchar, effect varchar, error_message varchar, destination_id varchar)"
         )
+
+    def _load_batch(self, rows: Sequence[Sequence[Any]]) -> None:
         self.wh.execute(f"delete from {self.batch}")
         self.wh.insert_rows(self.batch, BATCH_COLUMNS, rows)
 

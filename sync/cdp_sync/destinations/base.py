@@ -39,8 +39,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            return value.isoformat() + "Z" if value.microsecond == 0 else value.isoformat() + "Z"
+        if value.tzinfo is None:  # warehouse timestamps are UTC
+            return value.isoformat() + "Z"
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):
         return value.isoformat()

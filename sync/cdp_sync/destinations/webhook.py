@@ -16,6 +16,9 @@ Response: any 2xx accepts the batch. A JSON body may report rows it refused:
 ``{"results": [{"id": "...", "status": "error", "error": "why"}]}``; rows not
 listed as errors are accepted. A 4xx (other than 401/403/408/429) refuses the
 whole batch, which the engine splits to find the bad rows.
+
+``cdp-sync check`` sends a signed ``{"operation": "ping", "records": []}``
+(disable with ``ping_on_check: false``): receivers should answer it with a 2xx.
 """
 
 from __future__ import annotations
