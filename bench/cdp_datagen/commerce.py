@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import mess, vocab
-from .sources import DAY_MS, MINUTE_MS, Ctx, _set, pk_col, pk_sql, ts, versions
+from .sources import DAY_MS, MINUTE_MS, Ctx, pk_col, pk_sql, set_col, ts, versions
 
 STATUSES = ("paid", "refunded", "cancelled", "pending")
 CURRENCIES = ("USD", "GBP", "EUR")
@@ -183,4 +183,4 @@ def _list(values: tuple[str, ...]) -> str:
 def _stale_order(old: pa.Table) -> pa.Table:
     """The earlier load saw the order before it settled: pending, or paid before a refund."""
     st = old.column("status").to_numpy()
-    return _set(old, "status", np.where(st == 1, 0, 3).astype(np.int8))
+    return set_col(old, "status", np.where(st == 1, 0, 3).astype(np.int8))

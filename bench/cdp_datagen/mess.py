@@ -17,7 +17,7 @@ import pyarrow as pa
 from . import vocab
 
 
-def _sql_list(values: tuple[str, ...] | list[str]) -> str:
+def sql_list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
@@ -104,7 +104,7 @@ END
 
 def _country_sql() -> str:
     parts = [
-        f"WHEN '{c}' THEN list_element({_sql_list(v)}, fmt + 1)"
+        f"WHEN '{c}' THEN list_element({sql_list(v)}, fmt + 1)"
         for c, v in _COUNTRY_VARIANTS.items()
     ]
     return "CASE cc " + " ".join(parts) + " ELSE cc END"
@@ -136,7 +136,7 @@ def macros() -> list[str]:
         "WHEN fmt = 2 THEN strftime(make_timestamp(ms // 1000 * 1000000), '%Y-%m-%d %H:%M:%S') "
         "WHEN fmt = 3 THEN CAST(ms // 1000 AS VARCHAR) "
         "WHEN fmt = 4 THEN strftime(make_timestamp(ms * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') "
-        f"ELSE list_element({_sql_list(_GARBAGE_TS)}, CAST(ms % {len(_GARBAGE_TS)} AS INTEGER)"
+        f"ELSE list_element({sql_list(_GARBAGE_TS)}, CAST(ms % {len(_GARBAGE_TS)} AS INTEGER)"
         " + 1) END",
         "CREATE OR REPLACE TEMP MACRO cdp_loaded(ms) AS make_timestamp(ms // 1000 * 1000000)",
         # Dates of birth. 0 ISO, 1 US MM/DD/YYYY, 2 German D.M.YYYY, 3 'March 7, 1985',
@@ -145,8 +145,8 @@ def macros() -> list[str]:
         "WHEN 0 THEN printf('%04d-%02d-%02d', y, m, d) "
         "WHEN 1 THEN printf('%02d/%02d/%04d', m, d, y) "
         "WHEN 2 THEN printf('%d.%d.%04d', d, m, y) "
-        f"WHEN 3 THEN list_element({_sql_list(_MONTHS)}, m) || ' ' || d || ', ' || y "
-        f"WHEN 5 THEN list_element({_sql_list(_GARBAGE_DOB)}, (y + d) % {len(_GARBAGE_DOB)} + 1)"
+        f"WHEN 3 THEN list_element({sql_list(_MONTHS)}, m) || ' ' || d || ', ' || y "
+        f"WHEN 5 THEN list_element({sql_list(_GARBAGE_DOB)}, (y + d) % {len(_GARBAGE_DOB)} + 1)"
         " ELSE NULL END",
         # Booleans. 0 true/false, 1 TRUE/FALSE, 2 1/0, 3 yes/no, 4 missing.
         "CREATE OR REPLACE TEMP MACRO cdp_bool(b, fmt) AS CASE "
@@ -188,7 +188,7 @@ def macros() -> list[str]:
         "  WHEN 0 THEN split_part(e, '@', 1) || '@' "
         "  WHEN 1 THEN split_part(e, '@', 1) || '@' || split_part(split_part(e, '@', 2), '.', 1) "
         "  ELSE split_part(e, '@', 1) || split_part(e, '@', 2) END "
-        f"ELSE list_element({_sql_list(vocab.JUNK_EMAILS)}, c % {len(vocab.JUNK_EMAILS)} + 1) END",
+        f"ELSE list_element({sql_list(vocab.JUNK_EMAILS)}, c % {len(vocab.JUNK_EMAILS)} + 1) END",
         # Names. 0 as is, 1 UPPER, 2 lower, 3 nickname, 4 typo, 5 missing, 6 padded.
         "CREATE OR REPLACE TEMP MACRO cdp_name(s, nick, code, u, c, k) AS CASE code "
         "WHEN 0 THEN s WHEN 1 THEN upper(s) WHEN 2 THEN lower(s) "
@@ -198,7 +198,7 @@ def macros() -> list[str]:
         # Phones. mess 0 formatted, 1 formatted + extension, 2 junk placeholder, 3 missing.
         "CREATE OR REPLACE TEMP MACRO cdp_phone(cc, a, b, fmt, mess, x) AS CASE "
         "WHEN a IS NULL OR mess = 3 THEN NULL "
-        f"WHEN mess = 2 THEN list_element({_sql_list(vocab.JUNK_PHONES)}, "
+        f"WHEN mess = 2 THEN list_element({sql_list(vocab.JUNK_PHONES)}, "
         f"CAST(x % {len(vocab.JUNK_PHONES)} AS INTEGER) + 1) "
         "WHEN mess = 1 THEN cdp_phone_fmt(cc, a, b, fmt) "
         "|| list_element([' ext. ', ' x', ' ext ', ' #'], CAST(x % 4 AS INTEGER) + 1) "

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import mess, vocab
 from .config import DAY, HOUR, GenConfig
@@ -130,7 +129,7 @@ def pk_col(table: str) -> str:
     return f"CASE WHEN pk_null THEN NULL ELSE {pk_sql(table)} END"
 
 
-def _set(t: pa.Table, name: str, values: object) -> pa.Table:
+def set_col(t: pa.Table, name: str, values: object) -> pa.Table:
     arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
     i = t.schema.get_field_index(name)
     return t.set_column(i, name, arr) if i >= 0 else t.append_column(name, arr)
@@ -164,23 +163,23 @@ def versions(
     bump = created + ((3 + rng.random(n) * 477) * HOUR_MS).astype(np.int64)
     upd = np.where(dup, np.minimum(np.maximum(upd, bump), now - MINUTE_MS), upd)
     loaded = ctx.loaded(upd)
-    t = _set(_set(t, "upd_ms", upd), "loaded_ms", loaded)
-    t = _set(_set(t, "gt", np.ones(n, dtype=bool)), "pk_null", np.zeros(n, dtype=bool))
+    t = set_col(set_col(t, "upd_ms", upd), "loaded_ms", loaded)
+    t = set_col(set_col(t, "gt", np.ones(n, dtype=bool)), "pk_null", np.zeros(n, dtype=bool))
     parts = [t]
     idx = np.flatnonzero(dup)
     if idx.size:
         old = t.take(pa.array(idx))
         c, u = created[idx], upd[idx]
         stale_upd = c + ((u - c) * rng.random(idx.size) * 0.5).astype(np.int64)
-        old = _set(old, "upd_ms", stale_upd)
-        old = _set(old, "loaded_ms", ctx.loaded(stale_upd, 5, 60))
-        old = _set(old, "gt", np.zeros(idx.size, dtype=bool))
+        old = set_col(old, "upd_ms", stale_upd)
+        old = set_col(old, "loaded_ms", ctx.loaded(stale_upd, 5, 60))
+        old = set_col(old, "gt", np.zeros(idx.size, dtype=bool))
         parts.append(stale(old) if stale else old)
     jidx = np.flatnonzero(rng.random(n) < junk_frac)
     if jidx.size:
         junk = t.take(pa.array(jidx))
-        junk = _set(junk, "pk_null", np.ones(jidx.size, dtype=bool))
-        junk = _set(junk, "gt", np.zeros(jidx.size, dtype=bool))
+        junk = set_col(junk, "pk_null", np.ones(jidx.size, dtype=bool))
+        junk = set_col(junk, "gt", np.zeros(jidx.size, dtype=bool))
         parts.append(junk)
     return pa.concat_tables(parts)
 
@@ -289,8 +288,8 @@ def crm_contacts(ctx: Ctx) -> None:
 def _stale_contact(old: pa.Table) -> pa.Table:
     """The older version had no phone yet and a not-yet-cleaned email."""
     n = old.num_rows
-    old = _set(old, "ph_mess", np.full(n, 3, dtype=np.int8))
-    return _set(old, "e_code", np.full(n, 1, dtype=np.int8))
+    old = set_col(old, "ph_mess", np.full(n, 3, dtype=np.int8))
+    return set_col(old, "e_code", np.full(n, 1, dtype=np.int8))
 
 
 # ---------------------------------------------------------------- shop_customers
@@ -351,9 +350,9 @@ def shop_customers(ctx: Ctx) -> None:
 def _stale_customer(old: pa.Table) -> pa.Table:
     """Before the update the customer had opted out and had no address on file."""
     n = old.num_rows
-    old = _set(old, "marketing", np.zeros(n, dtype=bool))
+    old = set_col(old, "marketing", np.zeros(n, dtype=bool))
     for c in ("st_code", "city_code", "pc_code"):
-        old = _set(old, c, np.full(n, 3, dtype=np.int8))
+        old = set_col(old, c, np.full(n, 3, dtype=np.int8))
     return old
 
 
@@ -399,9 +398,9 @@ def app_users(ctx: Ctx) -> None:
     }
     facts = pa.table(cols)
     last = np.maximum(np.maximum(signup, last_login), deleted)
-    facts = _set(facts, "loaded_ms", ctx.loaded(last))
-    facts = _set(facts, "gt", np.ones(n, dtype=bool))
-    facts = by_id(_set(facts, "pk_null", np.zeros(n, dtype=bool)))
+    facts = set_col(facts, "loaded_ms", ctx.loaded(last))
+    facts = set_col(facts, "gt", np.ones(n, dtype=bool))
+    facts = by_id(set_col(facts, "pk_null", np.zeros(n, dtype=bool)))
     first = _name_sql(True)
     last_sql = _name_sql(False)
     exprs = {
@@ -411,7 +410,7 @@ def app_users(ctx: Ctx) -> None:
         "full_name": f"CASE fn_fmt WHEN 1 THEN concat_ws(', ', {last_sql}, {first}) "
         f"WHEN 2 THEN {first} ELSE concat_ws(' ', {first}, {last_sql}) END",
         "phone": PHONE_SQL,
-        "plan": f"list_element({mess._sql_list(vocab.PLANS)}, plan + 1)",
+        "plan": f"list_element({mess.sql_list(vocab.PLANS)}, plan + 1)",
         "signup_at": ts("created_ms", "ts1"),
         "last_login_at": ts("login_ms", "ts2"),
         "deleted_at": ts("deleted_ms", "ts3"),
@@ -467,14 +466,14 @@ def newsletter_signups(ctx: Ctx) -> None:
         "ip_zero": rng.random(n) < 0.01,
     }
     t = pa.table(cols)
-    t = _set(t, "loaded_ms", ctx.loaded(created))
+    t = set_col(t, "loaded_ms", ctx.loaded(created))
     facts = versions(ctx, t, 0.0, 0.004)
     exprs = {
         "signup_id": pk_col("newsletter_signups"),
         "email": EMAIL_SQL,
         "first_name": "CASE WHEN show_name THEN cdp_name(first_name, nick, nf_code, nf_u, nf_c,"
         " nf_k) END",
-        "source": f"list_element({mess._sql_list(vocab.NEWSLETTER_SOURCES)}, src + 1)",
+        "source": f"list_element({mess.sql_list(vocab.NEWSLETTER_SOURCES)}, src + 1)",
         "opted_in": "cdp_bool(opted, b_fmt)",
         "signed_up_at": ts("created_ms", "ts1"),
         "ip_address": "CASE WHEN ip_zero THEN '0.0.0.0' ELSE cdp_ip(ip) END",
@@ -524,7 +523,7 @@ def support_tickets(ctx: Ctx) -> None:
         "ts1": mess.ts_fmt(rng, n),
     }
     t = pa.table(cols)
-    t = _set(t, "loaded_ms", ctx.loaded(created))
+    t = set_col(t, "loaded_ms", ctx.loaded(created))
     facts = versions(ctx, t, 0.0, 0.0)
     first = "cdp_name(first_name, nick, nf_code, nf_u, nf_c, nf_k)"
     last_sql = "cdp_name(last_name, NULL, nl_code, nl_u, nl_c, nl_k)"
@@ -534,9 +533,9 @@ def support_tickets(ctx: Ctx) -> None:
         "requester_name": f"CASE rn_fmt WHEN 0 THEN concat_ws(' ', {first}, {last_sql}) "
         f"WHEN 1 THEN {first} END",
         "requester_phone": PHONE_SQL,
-        "subject": f"replace(list_element({mess._sql_list(vocab.TICKET_SUBJECTS)}, tpl + 1), "
+        "subject": f"replace(list_element({mess.sql_list(vocab.TICKET_SUBJECTS)}, tpl + 1), "
         "'{order}', coalesce('O-' || CAST(1001 + order_ref AS VARCHAR), ''))",
-        "status": f"list_element({mess._sql_list(vocab.TICKET_STATUSES)}, status + 1)",
+        "status": f"list_element({mess.sql_list(vocab.TICKET_STATUSES)}, status + 1)",
         "created_at": ts("created_ms", "ts1"),
     }
     ctx.emit("support_tickets", facts, exprs, pk_sql("support_tickets"), t0)
@@ -594,16 +593,16 @@ def consent_events(ctx: Ctx) -> None:
         "ts1": mess.ts_fmt(rng, n),
     }
     t = pa.table(cols)
-    t = _set(t, "loaded_ms", ctx.loaded(when))
+    t = set_col(t, "loaded_ms", ctx.loaded(when))
     facts = versions(ctx, t, 0.0, 0.0)
     exprs = {
         "consent_id": pk_col("consent_events"),
         "email": EMAIL_SQL,
         "user_id": "'U-' || CAST(1001 + user_ord AS VARCHAR)",
-        "purpose": f"list_element({mess._sql_list(vocab.CONSENT_PURPOSES)}, purpose + 1)",
+        "purpose": f"list_element({mess.sql_list(vocab.CONSENT_PURPOSES)}, purpose + 1)",
         "granted": "cdp_bool(granted, b_fmt)",
         "recorded_at": ts("created_ms", "ts1"),
-        "source": f"list_element({mess._sql_list(vocab.CONSENT_SOURCES)}, src + 1)",
+        "source": f"list_element({mess.sql_list(vocab.CONSENT_SOURCES)}, src + 1)",
     }
     ctx.emit("consent_events", facts, exprs, pk_sql("consent_events"), t0)
 
@@ -636,7 +635,7 @@ def deletion_requests(ctx: Ctx) -> None:
         "ts1": mess.ts_fmt(rng, n),
     }
     t = pa.table(cols)
-    t = _set(t, "loaded_ms", ctx.loaded(when))
+    t = set_col(t, "loaded_ms", ctx.loaded(when))
     facts = versions(ctx, t, 0.0, 0.0)
     exprs = {
         "request_id": pk_col("deletion_requests"),
@@ -647,23 +646,3 @@ def deletion_requests(ctx: Ctx) -> None:
         "status": "CASE WHEN done THEN 'completed' ELSE 'pending' END",
     }
     ctx.emit("deletion_requests", facts, exprs, pk_sql("deletion_requests"), t0)
-
-
-def masked(values: np.ndarray, mask: np.ndarray) -> pa.Array:
-    return pa.array(values, mask=mask)
-
-
-__all__ = [
-    "Ctx",
-    "Stats",
-    "app_users",
-    "consent_events",
-    "crm_contacts",
-    "deletion_requests",
-    "newsletter_signups",
-    "pc",
-    "plan_app_users",
-    "shop_customers",
-    "support_tickets",
-    "versions",
-]

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import mess, vocab
-from .sources import DAY_MS, HOUR_MS, MINUTE_MS, Ctx, _set
+from .sources import DAY_MS, HOUR_MS, MINUTE_MS, Ctx, set_col
 
 PAGE, VIEWED, ADDED, CHECKOUT, COMPLETED, IDENTIFY = range(6)
 EVENT_NAMES = ("", "Product Viewed", "Product Added", "Checkout Started", "Order Completed", "")
@@ -225,7 +225,6 @@ def web_events(ctx: Ctx) -> None:
         "user_ord": pa.array(uo, mask=~has_user),
         "sku": pa.array(cat_["sku"]).take(pa.array(sku_safe)).to_numpy(zero_copy_only=False),
         "pname": pa.array(cat_["name"]).take(pa.array(sku_safe)).to_numpy(zero_copy_only=False),
-        "has_sku": has_sku,
         "cat": cat_["category"][sku_safe].astype(np.int8),
         "price": prices[pcur, sku_safe],
         "order_ord": pa.array(o_ord, mask=~has_order),
@@ -245,21 +244,22 @@ def web_events(ctx: Ctx) -> None:
     facts["e_code"] = np.where(facts["e_code"] == 10, 0, facts["e_code"]).astype(np.int8)
     facts["nf_code"] = np.where(facts["nf_code"] == 5, 0, facts["nf_code"]).astype(np.int8)
     t = pa.table(facts)
-    t = _set(t, "loaded_ms", np.minimum(received + rng.integers(MINUTE_MS, 60 * MINUTE_MS, n), now))
-    t = _set(t, "gt", np.ones(n, dtype=bool))
-    t = _set(t, "pk_null", np.zeros(n, dtype=bool))
+    loaded = np.minimum(received + rng.integers(MINUTE_MS, 60 * MINUTE_MS, n), now)
+    t = set_col(t, "loaded_ms", loaded)
+    t = set_col(t, "gt", np.ones(n, dtype=bool))
+    t = set_col(t, "pk_null", np.zeros(n, dtype=bool))
     parts = [t]
     # At-least-once delivery: the same message again in a later batch.
     d = np.flatnonzero(rng.random(n) < 0.005)
     if d.size:
         dup = t.take(pa.array(d))
         later = dup.column("loaded_ms").to_numpy() + rng.integers(MINUTE_MS, 6 * HOUR_MS, d.size)
-        dup = _set(dup, "loaded_ms", np.minimum(later, now))
-        parts.append(_set(dup, "gt", np.zeros(d.size, dtype=bool)))
+        dup = set_col(dup, "loaded_ms", np.minimum(later, now))
+        parts.append(set_col(dup, "gt", np.zeros(d.size, dtype=bool)))
     j = np.flatnonzero(rng.random(n) < 0.0005)
     if j.size:
-        junk = _set(t.take(pa.array(j)), "pk_null", np.ones(j.size, dtype=bool))
-        parts.append(_set(junk, "gt", np.zeros(j.size, dtype=bool)))
+        junk = set_col(t.take(pa.array(j)), "pk_null", np.ones(j.size, dtype=bool))
+        parts.append(set_col(junk, "gt", np.zeros(j.size, dtype=bool)))
     facts_t = pa.concat_tables(parts)
     ctx.emit("web_events", facts_t, _exprs(), "message_id", t0)
 
@@ -289,7 +289,7 @@ def _devices(ctx: Ctx) -> pa.Table:
 
 
 def _l(values: tuple[str, ...] | list[str]) -> str:
-    return mess._sql_list(list(values))
+    return mess.sql_list(list(values))
 
 
 def _exprs() -> dict[str, str]:
