@@ -250,7 +250,8 @@ def web_events(ctx: Ctx) -> None:
     t = set_col(t, "pk_null", np.zeros(n, dtype=bool))
     parts = [t]
     # At-least-once delivery: the same message again in a later batch.
-    d = np.flatnonzero(rng.random(n) < 0.005)
+    # (Only for rows loaded before `now`, so the repeat is strictly later.)
+    d = np.flatnonzero((rng.random(n) < 0.005) & (loaded < now))
     if d.size:
         dup = t.take(pa.array(d))
         later = dup.column("loaded_ms").to_numpy() + rng.integers(MINUTE_MS, 6 * HOUR_MS, d.size)
