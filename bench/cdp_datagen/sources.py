@@ -159,7 +159,11 @@ def versions(
     n = t.num_rows
     created = t.column("created_ms").to_numpy()
     upd = t.column("upd_ms").to_numpy()
-    dup = (created < now - 4 * HOUR_MS) & (rng.random(n) < dup_frac)
+    eligible = created < now - 4 * HOUR_MS
+    dup = eligible & (rng.random(n) < dup_frac)
+    # Small runs (the 300-person demo) still get at least one of each kind of repeat.
+    if dup_frac > 0 and not dup.any() and eligible.any():
+        dup[rng.choice(np.flatnonzero(eligible))] = True
     bump = created + ((3 + rng.random(n) * 477) * HOUR_MS).astype(np.int64)
     upd = np.where(dup, np.minimum(np.maximum(upd, bump), now - MINUTE_MS), upd)
     loaded = ctx.loaded(upd)
@@ -176,6 +180,8 @@ def versions(
         old = set_col(old, "gt", np.zeros(idx.size, dtype=bool))
         parts.append(stale(old) if stale else old)
     jidx = np.flatnonzero(rng.random(n) < junk_frac)
+    if junk_frac > 0 and jidx.size == 0 and n:
+        jidx = np.array([rng.integers(n)])
     if jidx.size:
         junk = t.take(pa.array(jidx))
         junk = set_col(junk, "pk_null", np.ones(jidx.size, dtype=bool))
