@@ -49,6 +49,12 @@ from cdp_sync.warehouse import ProfileTarget, SyncStore, Warehouse, connect, loa
 app = typer.Typer(
     name="cdp-sync",
     help="Reverse-ETL: push audience models from the warehouse to marketing tools.",
+    epilog=(
+        "Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 warehouse, "
+        "5 destination auth, 6 destination unavailable, 7 failure threshold exceeded, "
+        "8 sync locked, 9 plan has changes (--detailed-exitcode), 130 interrupted. "
+        "Docs: docs/sync.md"
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -190,3 +190,34 @@ def test_modes_on_file(project: Project) -> None:
     assert _csv(project, "ins")["C00001"]["first_name"] != "Changed"
     assert _csv(project, "ups")["C00001"]["first_name"] == "Changed"
     assert "C00004" in _csv(project, "ups")
+
+
+def test_entry_point_and_progress_bar() -> None:
+    import io
+    import shutil
+    import subprocess
+    import tomllib
+
+    from cdp_sync import cli
+    from cdp_sync.progress import ConsoleReporter
+    from rich.console import Console
+
+    from .conftest import ROOT
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["cdp-sync"] == "cdp_sync.cli:main" and callable(cli.main)
+    exe = shutil.which("cdp-sync")
+    if exe:  # installed as a console script
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
+        assert out.stdout.startswith("cdp-sync ")
+    buf = io.StringIO()
+    rep = ConsoleReporter(Console(file=buf, force_terminal=True, width=100))
+    rep.run_started("hv", "r1", {"add": 10, "change": 0, "remove": 0, "delete": 0})
+    assert rep._progress is not None
+    rep.batch_done("hv", {"rows": 4, "failed_total": 1})
+    assert rep._progress.tasks[0].completed == 4
+    rep.run_finished("hv", {})
+    assert "hv" in buf.getvalue()
+    quiet = ConsoleReporter(Console(file=io.StringIO(), force_terminal=False))
+    quiet.run_started("hv", "r1", {"add": 10})
+    assert quiet._progress is None  # no bar when not a terminal
