@@ -15,7 +15,7 @@
         'max_accounts_per_identifier': {'email': 8, 'phone': 8, 'anonymous_id': 5},
         'max_per_customer': {'app_user_id': 1, 'shop_customer_id': 3, 'email': 6, 'phone': 6},
         'priority': {'app_user_id': 1, 'shop_customer_id': 1, 'email': 2, 'phone': 3, 'anonymous_id': 4, 'splink': 5},
-        'match_probability_threshold': 0.99,
+        'match_probability_threshold': var('cdp_match_probability_threshold'),
         'erasure_hops': 3,
     } -%}
     {%- set overrides = var('cdp_identity', {}) -%}

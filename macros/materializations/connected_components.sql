@@ -1,0 +1,73 @@
+{#- Materialization: connected components of an undirected graph, in plain SQL.
+
+    The model's query returns edges (config `edges_left`, `edges_right`); a node
+    with no edges is given as an edge to itself. The result has one row per node:
+    `record_key` and `cluster_key`, the smallest node id of its component.
+
+    Method: min-label propagation with pointer jumping (each round a node takes
+    the smallest label among its neighbours, then the label of that label),
+    repeated until no label changes; rounds grow with the log of the diameter.
+    Scratch tables live beside the target and are dropped at the end. -#}
+{% materialization connected_components, default %}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set left = config.get('edges_left', 'left_record_key') -%}
+    {%- set right = config.get('edges_right', 'right_record_key') -%}
+    {%- set max_rounds = config.get('max_rounds', 64) -%}
+    {%- set edges = api.Relation.create(database=this.database, schema=this.schema, identifier=this.identifier ~ '__cc_edges', type='table') -%}
+    {%- set labels = api.Relation.create(database=this.database, schema=this.schema, identifier=this.identifier ~ '__cc_labels', type='table') -%}
+    {%- set next_labels = api.Relation.create(database=this.database, schema=this.schema, identifier=this.identifier ~ '__cc_next', type='table') -%}
+
+    {{ run_hooks(pre_hooks) }}
+    {% do adapter.create_schema(target_relation) %}
+
+    {% call statement('cc_edges') %}
+        create or replace table {{ edges }} as
+        with model_edges as ({{ sql }})
+        select {{ left }} as node, {{ right }} as neighbour from model_edges
+        union
+        select {{ right }}, {{ left }} from model_edges
+    {% endcall %}
+    {% call statement('cc_init') %}
+        create or replace table {{ labels }} as
+        select node, min(neighbour) as label from {{ edges }} group by node
+    {% endcall %}
+
+    {%- set state = namespace(converged=false, rounds=0) -%}
+    {% for round in range(max_rounds) if not state.converged %}
+        {% call statement('cc_round') %}
+            create or replace table {{ next_labels }} as
+            with propagated as (
+                select edges.node, least(min(labels.label), min(own.label)) as label
+                from {{ edges }} as edges
+                inner join {{ labels }} as labels on labels.node = edges.neighbour
+                inner join {{ labels }} as own on own.node = edges.node
+                group by edges.node
+            )
+            select propagated.node, least(propagated.label, coalesce(jumped.label, propagated.label)) as label
+            from propagated
+            left join propagated as jumped on jumped.node = propagated.label
+        {% endcall %}
+        {%- set changed = run_query("select count(*) from " ~ next_labels ~ " as n inner join " ~ labels ~ " as o on o.node = n.node where n.label <> o.label").columns[0].values()[0] -%}
+        {% call statement('cc_swap') %}
+            create or replace table {{ labels }} as select * from {{ next_labels }}
+        {% endcall %}
+        {%- set state.rounds = state.rounds + 1 -%}
+        {%- if changed == 0 -%}{%- set state.converged = true -%}{%- endif -%}
+    {% endfor %}
+    {% if not state.converged %}
+        {{ exceptions.raise_compiler_error("connected_components did not converge in " ~ max_rounds ~ " rounds; raise config max_rounds") }}
+    {% endif %}
+    {{ log("connected_components: converged after " ~ state.rounds ~ " rounds", info=false) }}
+
+    {% call statement('main') %}
+        create or replace table {{ target_relation }} as
+        select node as record_key, label as cluster_key from {{ labels }}
+    {% endcall %}
+    {% do adapter.drop_relation(edges) %}
+    {% do adapter.drop_relation(labels) %}
+    {% do adapter.drop_relation(next_labels) %}
+
+    {{ run_hooks(post_hooks) }}
+    {% do adapter.commit() %}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

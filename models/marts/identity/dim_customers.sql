@@ -1,0 +1,107 @@
+{#- The golden record: one row per customer, each attribute chosen by the
+    survivorship rule configured in the var `cdp_survivorship`, with the source
+    table and record it came from. -#}
+{%- set rules = var('cdp_survivorship') -%}
+{%- set attributes = ['email', 'phone', 'first_name', 'last_name', 'date_of_birth'] -%}
+
+with
+
+records as (
+
+    select * from {{ ref('dim_customer_records') }}
+
+),
+
+nodes as (
+
+    select * from {{ ref('int_identity__nodes') }}
+
+),
+
+customer_nodes as (
+
+    select records.customer_id, nodes.*
+    from records
+    inner join nodes on nodes.record_key = records.record_key
+
+),
+
+{% for attribute in attributes %}
+{{ attribute }}_ranked as (
+
+    select
+        customer_id,
+        {{ attribute }},
+        source_table as {{ attribute }}_source_table,
+        record_key as {{ attribute }}_record_key,
+        {{ cdp.survivorship_rank(rules[attribute]['rule'], attribute, rules[attribute].get('sources', [])) }} as survivor_rank
+    from (
+        select *, count(*) over (partition by customer_id, {{ attribute }}) as value_frequency
+        from customer_nodes
+        where {{ attribute }} is not null
+    ) as candidates
+
+),
+{% endfor %}
+
+address_ranked as (
+
+    select
+        customer_id,
+        street,
+        city,
+        postal_code,
+        country_code,
+        source_table as address_source_table,
+        record_key as address_record_key,
+        {{ cdp.survivorship_rank(rules['address']['rule'], 'postal_code', rules['address'].get('sources', [])) }} as survivor_rank
+    from (
+        select *, count(*) over (partition by customer_id, postal_code) as value_frequency
+        from customer_nodes
+        where coalesce(street, city, postal_code) is not null
+    ) as candidates
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        min(observed_at) as first_seen_at,
+        max(observed_at) as last_seen_at,
+        count(*) as record_count,
+        count(distinct source_table) as source_count
+    from customer_nodes
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        {%- for attribute in attributes %}
+        {{ attribute }}_ranked.{{ attribute }},
+        {{ attribute }}_ranked.{{ attribute }}_source_table,
+        {{ attribute }}_ranked.{{ attribute }}_record_key,
+        {%- endfor %}
+        address_ranked.street,
+        address_ranked.city,
+        address_ranked.postal_code,
+        address_ranked.country_code,
+        address_ranked.address_source_table,
+        address_ranked.address_record_key,
+        customers.first_seen_at,
+        customers.last_seen_at,
+        customers.record_count,
+        customers.source_count
+    from customers
+    {%- for attribute in attributes + ['address'] %}
+    left join {{ attribute }}_ranked
+        on {{ attribute }}_ranked.customer_id = customers.customer_id
+        and {{ attribute }}_ranked.survivor_rank = 1
+    {%- endfor %}
+
+)
+
+select * from final
