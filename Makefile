@@ -27,13 +27,17 @@ setup: $(BIN)/.installed profiles.yml
 ## Build the demo warehouse (warehouse/cdp.duckdb) from the seeds and show what came out.
 demo: setup
 	rm -f warehouse/cdp.duckdb
+	$(DBT) seed
 	$(DBT) build --vars '{cdp_run_at: "$(DEMO_RUN_AT)"}'
 	$(BIN)/python scripts/demo_report.py warehouse/cdp.duckdb
+	$(BIN)/cdp-sync run high_value_to_file
 
 ## The whole suite: lint, dbt build (data + unit tests) on a fresh file, then pytest.
 test: setup
 	$(BIN)/ruff check .
 	rm -f $(TEST_DB)
+	# seeds first: dbt cannot see that the raw sources are these seeds
+	CDP_DUCKDB_PATH=$(TEST_DB) $(DBT) seed
 	CDP_DUCKDB_PATH=$(TEST_DB) $(DBT) build --vars '{cdp_run_at: "$(DEMO_RUN_AT)"}'
 	CDP_TEST_DB=$(TEST_DB) $(BIN)/pytest -q
 
