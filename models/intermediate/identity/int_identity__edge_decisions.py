@@ -11,6 +11,7 @@ import ast
 
 import pyarrow as pa
 
+
 class _Components:
     """Union-find that also tracks, per component, the identifier values under a limit."""
 
@@ -36,7 +37,8 @@ class _Components:
         for identifier_type, limit in self.limits.items():
             merged = a.get(identifier_type, frozenset()) | b.get(identifier_type, frozenset())
             if len(merged) > limit:
-                return f"would give one customer {len(merged)} {identifier_type} values (limit {limit})"
+                count = len(merged)
+                return f"would give one customer {count} {identifier_type} values (limit {limit})"
         return None
 
     def union(self, left, right):
@@ -49,14 +51,21 @@ class _Components:
 def model(dbt, session):
     dbt.config(materialized="table")
     limits = dbt.config.get("max_per_customer")
-    limits = {k: int(v) for k, v in (ast.literal_eval(limits) if isinstance(limits, str) else limits).items()}
+    limits = {
+        k: int(v)
+        for k, v in (ast.literal_eval(limits) if isinstance(limits, str) else limits).items()
+    }
     splink_priority = int(dbt.config.get("splink_priority"))
 
-    deterministic = dbt.ref("int_identity__deterministic_edges").fetch_arrow_table().to_pylist()
-    splink = dbt.ref("int_identity__splink_edges").fetch_arrow_table().to_pylist()
-    identifiers = dbt.ref("int_identity__identifiers").filter(
-        "identifier_type in (" + ", ".join(f"'{t}'" for t in limits) + ")"
-    ).select("record_key, identifier_type, identifier_value").fetch_arrow_table().to_pylist()
+    deterministic = dbt.ref("int_identity__deterministic_edges").to_arrow_table().to_pylist()
+    splink = dbt.ref("int_identity__splink_edges").to_arrow_table().to_pylist()
+    identifiers = (
+        dbt.ref("int_identity__identifiers")
+        .filter("identifier_type in (" + ", ".join(f"'{t}'" for t in limits) + ")")
+        .select("record_key, identifier_type, identifier_value")
+        .to_arrow_table()
+        .to_pylist()
+    )
 
     values_by_record = {}
     for row in identifiers:
@@ -80,7 +89,12 @@ def model(dbt, session):
         for edge in splink
     ]
     candidates.sort(
-        key=lambda e: (e["edge_priority"], -e["match_probability"], e["left_record_key"], e["right_record_key"])
+        key=lambda e: (
+            e["edge_priority"],
+            -e["match_probability"],
+            e["left_record_key"],
+            e["right_record_key"],
+        )
     )
 
     rows = []
@@ -89,7 +103,10 @@ def model(dbt, session):
         if not edge["is_linkable"]:
             decision, reason = "dropped", edge["block_reason"]
         else:
-            left, right = components.find(edge["left_record_key"]), components.find(edge["right_record_key"])
+            left, right = (
+                components.find(edge["left_record_key"]),
+                components.find(edge["right_record_key"]),
+            )
             if left == right:
                 reason = "already in the same customer"
             else:

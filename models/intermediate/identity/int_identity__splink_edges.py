@@ -108,7 +108,11 @@ def _train(linker, model_path, max_pairs):
 
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=42)
     # Each EM pass fixes some columns by blocking on them and learns the others.
-    for rule in (block_on("email"), block_on("last_name", "postal_code"), block_on("date_of_birth")):
+    for rule in (
+        block_on("email"),
+        block_on("last_name", "postal_code"),
+        block_on("date_of_birth"),
+    ):
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
     linker.misc.save_model_to_json(model_path, overwrite=True)
 
@@ -157,7 +161,7 @@ def _score(connection, records_sql, model_path, train, max_pairs, threshold):
                 {levels} as comparison_levels
             from {predictions.physical_name}
             """
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         linker.table_management.delete_tables_created_by_splink_from_db()
         return table.cast(OUTPUT_SCHEMA)
     finally:
