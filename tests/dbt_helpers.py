@@ -15,8 +15,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 RUN_AT = "2026-11-01 12:00:00"
 
 
-def run_dbt(database: Path, *args: str) -> None:
-    """Invoke dbt on `database`; raise with dbt's own message when it fails."""
+def run_dbt(database: Path, *args: str, project_dir: Path = PROJECT_DIR, check: bool = True) -> str:
+    """Invoke dbt on `database`; raise with dbt's own output when it fails (unless check=False)."""
     profiles = PROJECT_DIR / "profiles.yml"
     if not profiles.exists():
         shutil.copy(PROJECT_DIR / "profiles.yml.example", profiles)
@@ -25,20 +25,21 @@ def run_dbt(database: Path, *args: str) -> None:
             str(Path(sys.executable).parent / "dbt"),
             *args,
             "--project-dir",
-            str(PROJECT_DIR),
+            str(project_dir),
             "--profiles-dir",
             str(PROJECT_DIR),
             "--vars",
             f'{{cdp_run_at: "{RUN_AT}"}}',
         ],
-        cwd=PROJECT_DIR,
+        cwd=project_dir,
         env={**os.environ, "CDP_DUCKDB_PATH": str(database)},
         capture_output=True,
         text=True,
         check=False,
     )
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+    return result.stdout
 
 
 def built_copy(tmp_path: Path) -> Path:
