@@ -3,6 +3,7 @@ dbt keeps its DuckDB connection open, which locks the file for the test)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,8 +16,15 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 RUN_AT = "2026-11-01 12:00:00"
 
 
-def run_dbt(database: Path, *args: str, project_dir: Path = PROJECT_DIR, check: bool = True) -> str:
-    """Invoke dbt on `database`; raise with dbt's own output when it fails (unless check=False)."""
+def run_dbt(
+    database: Path,
+    *args: str,
+    project_dir: Path = PROJECT_DIR,
+    check: bool = True,
+    dbt_vars: dict[str, object] | None = None,
+) -> str:
+    """Invoke dbt on `database` with the pinned run time (and `dbt_vars`); raise with dbt's own
+    output when it fails (unless check=False)."""
     profiles = PROJECT_DIR / "profiles.yml"
     if not profiles.exists():
         shutil.copy(PROJECT_DIR / "profiles.yml.example", profiles)
@@ -29,7 +37,7 @@ def run_dbt(database: Path, *args: str, project_dir: Path = PROJECT_DIR, check: 
             "--profiles-dir",
             str(PROJECT_DIR),
             "--vars",
-            f'{{cdp_run_at: "{RUN_AT}"}}',
+            json.dumps({"cdp_run_at": RUN_AT, **(dbt_vars or {})}),
         ],
         cwd=project_dir,
         env={**os.environ, "CDP_DUCKDB_PATH": str(database)},

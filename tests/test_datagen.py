@@ -95,9 +95,7 @@ def test_ground_truth_covers_every_record_and_nothing_else(db: duckdb.DuckDBPyCo
     keys = " UNION ".join(
         f"SELECT '{t}:' || {pk} AS k FROM raw.{t} WHERE {pk} IS NOT NULL" for t, pk in PK.items()
     )
-    (total, distinct) = q(
-        db, f"SELECT count(*), count(DISTINCT record_key) FROM raw.{GROUND_TRUTH}"
-    )[0]
+    (total, distinct) = q(db, f"SELECT count(*), count(DISTINCT record_key) FROM raw.{GROUND_TRUTH}")[0]
     assert total == distinct
     (missing,) = q(
         db,

@@ -84,9 +84,7 @@ def test_junk_identifiers_do_not_merge_strangers(warehouse: Path, tmp_path: Path
     assert "shared by 10 accounts" in reason
 
 
-def test_customer_ids_are_stable_and_merges_keep_the_oldest(
-    warehouse: Path, tmp_path: Path
-) -> None:
+def test_customer_ids_are_stable_and_merges_keep_the_oldest(warehouse: Path, tmp_path: Path) -> None:
     database = tmp_path / "stable.duckdb"
     database.write_bytes(warehouse.read_bytes())
     before = _customer_ids(database)
@@ -114,7 +112,7 @@ def test_customer_ids_are_stable_and_merges_keep_the_oldest(
         f"""insert into raw.crm_contacts (contact_id, email, phone, country, created_at, _loaded_at)
             values ('C-BRIDGE', '{a_email}', '{b_phone}', 'US', '2026-10-01T00:00:00Z', timestamp '2026-10-02')""",
     )
-    run_dbt(database, "run", "--select", *IDENTITY, "--vars", '{cdp_run_at: "2026-11-02 12:00:00"}')
+    run_dbt(database, "run", "--select", *IDENTITY, dbt_vars={"cdp_run_at": "2026-11-02 12:00:00"})
     merged = _customer_ids(database)
     survivor = merged["crm_contacts:C-BRIDGE"]
     assert survivor in (a_id, b_id)
@@ -130,7 +128,7 @@ def test_customer_ids_are_stable_and_merges_keep_the_oldest(
 
     # removing the bridge splits them again: the larger part keeps the surviving id, the other gets a new one
     execute(database, "delete from raw.crm_contacts where contact_id = 'C-BRIDGE'")
-    run_dbt(database, "run", "--select", *IDENTITY, "--vars", '{cdp_run_at: "2026-11-03 12:00:00"}')
+    run_dbt(database, "run", "--select", *IDENTITY, dbt_vars={"cdp_run_at": "2026-11-03 12:00:00"})
     split = _customer_ids(database)
     a_ids = {split[k] for k, v in before.items() if v == a_id}
     b_ids = {split[k] for k, v in before.items() if v == b_id}
@@ -143,3 +141,34 @@ def test_customer_ids_are_stable_and_merges_keep_the_oldest(
         "select from_customer_id, to_customer_id, change_type from marts.fct_customer_id_changes",
     )
     assert (survivor, new_id.pop(), "split") in changes
+
+
+def test_retraining_keeps_the_ids_of_unchanged_customers(warehouse: Path, tmp_path: Path) -> None:
+    database = tmp_path / "retrain.duckdb"
+    database.write_bytes(warehouse.read_bytes())
+    before = _customer_ids(database)
+    model_path = tmp_path / "retrained_model.json"
+    run_dbt(
+        database,
+        "run",
+        "--select",
+        *IDENTITY,
+        dbt_vars={
+            "cdp_splink_train": True,
+            "cdp_splink_model_path": str(model_path),
+            "cdp_run_at": "2026-11-02 12:00:00",
+        },
+    )
+    assert model_path.exists()
+    after = _customer_ids(database)
+
+    def members(ids: dict[str, str]) -> dict[str, frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for record, customer in ids.items():
+            groups.setdefault(customer, set()).add(record)
+        return {record: frozenset(groups[customer]) for record, customer in ids.items()}
+
+    old_groups, new_groups = members(before), members(after)
+    unchanged = [record for record in before if old_groups[record] == new_groups.get(record)]
+    assert len(unchanged) > 0.8 * len(before)
+    assert all(after[record] == before[record] for record in unchanged)

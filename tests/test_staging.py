@@ -86,7 +86,9 @@ def test_a_staging_model_that_drops_a_row_fails_reconciliation(warehouse: Path, 
     database = tmp_path / "sabotaged.duckdb"
     shutil.copy(warehouse, database)
     run_dbt(database, "run", "--select", "staging", project_dir=project)
-    output = run_dbt(database, "test", "--select", "stg_audit__row_accounting", project_dir=project, check=False)
+    output = run_dbt(
+        database, "test", "--select", "stg_audit__row_accounting", project_dir=project, check=False
+    )
     assert "accepted_range_stg_audit__row_accounting_unaccounted_rows" in output
     assert "FAIL 1" in output
     assert query(

@@ -124,9 +124,7 @@ class Project:
         cols = ", ".join(f"{k} {v}" for k, v in AUDIENCE_COLUMNS.items())
         for name in AUDIENCES:
             con.execute(f"create table audiences.{name} ({cols})")
-        con.execute(
-            "create table marts.erased_customers (customer_id varchar, erased_at timestamp)"
-        )
+        con.execute("create table marts.erased_customers (customer_id varchar, erased_at timestamp)")
         con.close()
 
     # ---- warehouse ---------------------------------------------------------------------
@@ -240,9 +238,7 @@ class Project:
             return subprocess.Popen(
                 cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
-        return subprocess.run(
-            cmd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

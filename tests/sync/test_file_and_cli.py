@@ -180,9 +180,7 @@ def test_modes_on_file(project: Project) -> None:
     assert {r["status"] for r in upd} == {"skipped"} and len(upd) == 4
     rows[0]["first_name"] = "Changed"
     project.set_audience(rows[:3])
-    plans = {
-        p["sync"]: p["counts"] for p in json_lines(project.cli("--json", "plan").stdout)[0]["plans"]
-    }
+    plans = {p["sync"]: p["counts"] for p in json_lines(project.cli("--json", "plan").stdout)[0]["plans"]}
     assert plans["ins"]["add"] == 0 and plans["ins"]["change"] == 0  # insert-only ignores changes
     assert plans["ups"]["change"] == 1 and plans["ups"]["remove"] == 0  # upsert never removes
     assert plans["upd"]["change"] == 3  # retried (attempt 2 of 3)

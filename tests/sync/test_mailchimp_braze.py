@@ -36,9 +36,7 @@ def mc_sync(fake: FakeMailchimp, **over: Any) -> dict[str, Any]:
     return sync
 
 
-def test_mailchimp_batches_consent_and_no_resubscribe(
-    project: Project, mailchimp: FakeMailchimp
-) -> None:
+def test_mailchimp_batches_consent_and_no_resubscribe(project: Project, mailchimp: FakeMailchimp) -> None:
     rows = customers(1100)
     project.set_audience(rows, "aud_newsletter_never_purchased")
     project.write_syncs(mc_sync(mailchimp))
@@ -76,10 +74,7 @@ def test_mailchimp_errors_removal_erasure_and_email_change(
     done = json_lines(project.cli("--json", "run").stdout)[-1]
     assert done["rows_added"] == 7 and done["rows_failed"] == 1
     failed = [r for r in project.results("mc") if r["status"] == "failed"]
-    assert (
-        failed[0]["primary_key"] == "C00005"
-        and "looks fake or invalid" in failed[0]["error_message"]
-    )
+    assert failed[0]["primary_key"] == "C00005" and "looks fake or invalid" in failed[0]["error_message"]
     assert "broken@@example" not in failed[0]["error_message"]
     old_hash = member_hash(rows[0]["email"])
     rows[0]["email"] = "moved.person@example.net"  # email change: old member archived
@@ -105,9 +100,7 @@ def test_mailchimp_update_only_refused(project: Project, mailchimp: FakeMailchim
     assert res.exit_code == 3 and "does not support update-only" in res.stderr
 
 
-def test_mailchimp_insert_only_and_auth(
-    project: Project, mailchimp: FakeMailchimp, monkeypatch
-) -> None:
+def test_mailchimp_insert_only_and_auth(project: Project, mailchimp: FakeMailchimp, monkeypatch) -> None:
     rows = customers(3)
     project.set_audience(rows, "aud_newsletter_never_purchased")
     project.write_syncs(mc_sync(mailchimp, mode="insert-only"))
@@ -157,9 +150,7 @@ def test_braze_track_batches_errors_removal_erasure(project: Project, braze: Fak
     sizes = [len(r.json["attributes"]) for r in braze.calls("/users/track")]
     assert sizes == [75, 75, 10]
     failed = [r for r in project.results("bz") if r["status"] == "failed"]
-    assert (
-        failed[0]["primary_key"] == "C00011" and "not a valid email" in failed[0]["error_message"]
-    )
+    assert failed[0]["primary_key"] == "C00011" and "not a valid email" in failed[0]["error_message"]
     assert braze.users["C00001"]["cdp_lapsed"] is True and braze.users["C00001"]["ltv"] == 103.25
     # 60 leave (flag cleared), 55 erased (deleted, at most 50 ids per request)
     project.set_erased([f"C{i:05d}" for i in range(1, 56)])

@@ -36,9 +36,7 @@ def test_mask_helpers() -> None:
     assert r.scrub("run 20261101T120000-ab12 at 2026-11-01 12:00:00 for C00012 ltv 1234.5") == (
         "run 20261101T120000-ab12 at 2026-11-01 12:00:00 for C00012 ltv 1234.5"
     )
-    rec = mask_record(
-        {"email": "a@b.com", "FNAME": "Ann", "PHONE": "+4420794000", "country": "GB", "n": 3}
-    )
+    rec = mask_record({"email": "a@b.com", "FNAME": "Ann", "PHONE": "+4420794000", "country": "GB", "n": 3})
     assert rec == {
         "email": "a***@b***.com",
         "FNAME": "A***",
@@ -76,9 +74,7 @@ def test_no_pii_or_secret_anywhere(project: Project, hubspot: FakeHubSpot) -> No
     hubspot.reject_template = "Contact {firstname} {lastname} <{email}> (tel {phone}) rejected"
     msg = f"upstream down for {rows[0]['email']} / {rows[0]['first_name']} {rows[0]['last_name']}"
     hubspot.inject("status", times=2, code=503, message=msg)
-    project.write_syncs(
-        hubspot_sync(hubspot, destination={"batch_size": 12}, failure_threshold=1.0)
-    )
+    project.write_syncs(hubspot_sync(hubspot, destination={"batch_size": 12}, failure_threshold=1.0))
     outputs = []
     proc = project.sh("-v", "plan")
     outputs += [proc.stdout, proc.stderr]

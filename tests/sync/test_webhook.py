@@ -64,9 +64,7 @@ def test_per_row_rejections_and_threshold(project: Project, webhook: FakeWebhook
     assert done["status"] == "failed" and done["threshold_exceeded"] and done["rows_failed"] == 3
     run = project.runs("hv_hook")[-1]
     assert run["status"] == "failed" and "more than the failure threshold" in run["error_message"]
-    assert sorted(
-        r["primary_key"] for r in project.results("hv_hook") if r["status"] == "failed"
-    ) == [
+    assert sorted(r["primary_key"] for r in project.results("hv_hook") if r["status"] == "failed") == [
         "C00002",
         "C00005",
         "C00007",

@@ -51,10 +51,7 @@ class _Components:
 def model(dbt, session):
     dbt.config(materialized="table")
     limits = dbt.config.get("max_per_customer")
-    limits = {
-        k: int(v)
-        for k, v in (ast.literal_eval(limits) if isinstance(limits, str) else limits).items()
-    }
+    limits = {k: int(v) for k, v in (ast.literal_eval(limits) if isinstance(limits, str) else limits).items()}
     splink_priority = int(dbt.config.get("splink_priority"))
 
     deterministic = dbt.ref("int_identity__deterministic_edges").to_arrow_table().to_pylist()

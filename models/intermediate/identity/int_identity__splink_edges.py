@@ -107,13 +107,18 @@ def _train(linker, model_path, max_pairs):
     from splink import block_on
 
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=42)
-    # Each EM pass fixes some columns by blocking on them and learns the others.
-    for rule in (
-        block_on("email"),
-        block_on("last_name", "postal_code"),
-        block_on("date_of_birth"),
-    ):
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    # Each EM pass fixes some columns by blocking on them and learns the others. On small
+    # data a pass can meet a level that never occurs among matches; that pass is skipped
+    # (its levels keep the previous estimates) rather than failing the build.
+    trained_passes = 0
+    for rule in (block_on("email"), block_on("last_name", "postal_code"), block_on("date_of_birth")):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            trained_passes += 1
+        except ValueError as error:
+            logging.getLogger(__name__).warning("EM pass skipped (%s): %s", rule, error)
+    if trained_passes == 0:
+        raise RuntimeError("Splink training failed on every EM pass: too little data to train on")
     linker.misc.save_model_to_json(model_path, overwrite=True)
 
 

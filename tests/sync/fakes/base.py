@@ -125,9 +125,7 @@ class FakeAPI:
     def calls(self, path_part: str = "", method: str | None = None) -> list[Request]:
         with self.lock:
             return [
-                r
-                for r in self.requests
-                if path_part in r.path and (method is None or r.method == method)
+                r for r in self.requests if path_part in r.path and (method is None or r.method == method)
             ]
 
     # ---- plumbing --------------------------------------------------------------------------

@@ -45,9 +45,7 @@ class FakeHubSpot(FakeAPI):
     def active(self) -> dict[str, dict[str, str]]:
         """email -> properties of contacts that are not archived."""
         return {
-            c["properties"]["email"]: c["properties"]
-            for c in self.contacts.values()
-            if not c["archived"]
+            c["properties"]["email"]: c["properties"] for c in self.contacts.values() if not c["archived"]
         }
 
     def rate_headers(self) -> dict[str, str]:
@@ -106,9 +104,7 @@ class FakeHubSpot(FakeAPI):
         if not isinstance(inputs, list) or not inputs:
             return self._error(400, "Invalid input JSON: inputs is required", "VALIDATION_ERROR")
         if len(inputs) > 100:
-            return self._error(
-                400, f"Batch input limit is 100 (got {len(inputs)})", "VALIDATION_ERROR"
-            )
+            return self._error(400, f"Batch input limit is 100 (got {len(inputs)})", "VALIDATION_ERROR")
         return inputs
 
     def _check_props(self, inputs: list[dict[str, Any]]) -> Response | None:
@@ -196,9 +192,7 @@ class FakeHubSpot(FakeAPI):
                     {
                         "status": "error",
                         "category": "VALIDATION_ERROR",
-                        "message": self.reject_template.format(
-                            **{**inp["properties"], "email": email}
-                        ),
+                        "message": self.reject_template.format(**{**inp["properties"], "email": email}),
                         "context": {"ids": [email]},
                     }
                 )
@@ -217,9 +211,7 @@ class FakeHubSpot(FakeAPI):
         for inp in inputs:
             existing = self.by_email(inp["properties"].get("email", ""))
             if existing:
-                return self._error(
-                    409, f"Contact already exists. Existing ID: {existing}", "CONFLICT"
-                )
+                return self._error(409, f"Contact already exists. Existing ID: {existing}", "CONFLICT")
         results = [self._result(self._new(inp["properties"]), new=True) for inp in inputs]
         return Response(201, {"status": "COMPLETE", "results": results})
 
@@ -236,8 +228,7 @@ class FakeHubSpot(FakeAPI):
                     {
                         "status": "error",
                         "category": "OBJECT_NOT_FOUND",
-                        "message": "Could not get some CONTACT objects, they may be deleted "
-                        "or not exist.",
+                        "message": "Could not get some CONTACT objects, they may be deleted or not exist.",
                         "context": {"ids": [key]},
                     }
                 )

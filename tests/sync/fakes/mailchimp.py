@@ -75,9 +75,7 @@ class FakeMailchimp(FakeAPI):
             )
         base = f"/3.0/lists/{self.list_id}"
         if not req.path.startswith(base):
-            return self.problem(
-                404, "Resource Not Found", "The requested resource could not be found."
-            )
+            return self.problem(404, "Resource Not Found", "The requested resource could not be found.")
         rest = req.path[len(base) :]
         if req.method == "GET" and rest == "":
             return Response(200, {"id": self.list_id, "name": "Fake audience"})
@@ -85,23 +83,17 @@ class FakeMailchimp(FakeAPI):
             return self._batch(req.json or {})
         m = re.fullmatch(r"/members/([0-9a-f]{32})(/actions/delete-permanent)?", rest)
         if not m:
-            return self.problem(
-                404, "Resource Not Found", "The requested resource could not be found."
-            )
+            return self.problem(404, "Resource Not Found", "The requested resource could not be found.")
         h = m.group(1)
         member = self.members.get(h)
         if req.method == "DELETE" and not m.group(2):
             if member is None or member["archived"]:
-                return self.problem(
-                    404, "Resource Not Found", "The requested resource could not be found."
-                )
+                return self.problem(404, "Resource Not Found", "The requested resource could not be found.")
             member["archived"] = True
             return Response(204)
         if req.method == "POST" and m.group(2):
             if member is None:
-                return self.problem(
-                    404, "Resource Not Found", "The requested resource could not be found."
-                )
+                return self.problem(404, "Resource Not Found", "The requested resource could not be found.")
             del self.members[h]
             self.deleted.add(h)
             return Response(204)
@@ -125,8 +117,7 @@ class FakeMailchimp(FakeAPI):
                 errors.append(
                     {
                         "email_address": email,
-                        "error": f"{email} looks fake or invalid, please enter a real email "
-                        "address.",
+                        "error": f"{email} looks fake or invalid, please enter a real email address.",
                         "error_code": "ERROR_GENERIC",
                     }
                 )
