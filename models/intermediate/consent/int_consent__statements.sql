@@ -132,8 +132,8 @@ newsletter_statements as (
     select
         customer_records.customer_id,
         'email_marketing' as purpose,
-        -- staging cannot tell an unticked box from a form without one: both
-        -- arrive as false and are read as a refusal (the safe side)
+        -- a ticked box is a grant, an unticked one a refusal (staging currently
+        -- also turns a form without a box into false: the safe side)
         newsletter_signups.is_opted_in as is_granted,
         newsletter_signups.signed_up_at as stated_at,
         'newsletter_signups' as source_table,
@@ -143,6 +143,8 @@ newsletter_statements as (
     from newsletter_signups
     inner join customer_records
         on customer_records.record_key = newsletter_signups.record_key
+    -- no box, no statement (once staging keeps that case null)
+    where newsletter_signups.is_opted_in is not null
 
 ),
 
