@@ -36,23 +36,6 @@ MODELS_AND_SNAPSHOTS = (
 )
 
 
-# The erasure scope (staging) follows deterministic identifiers only, so a record that
-# identity linked to the customer by a Splink match alone survives a request and keeps the
-# erased customer's id, name and phone alive. Until the scope also follows the identity
-# registry (the change is in the hand-back report and docs/profiles-and-audiences.md), the
-# phone case is an expected failure; strict, so it turns red the day the fix lands and this
-# marker must go.
-SPLINK_LINKED_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="erasure scope does not yet follow the identity registry to Splink-linked records",
-)
-
-
-def _expect_splink_gap(request: pytest.FixtureRequest, person: Person) -> None:
-    if person.request_by == "phone":
-        request.applymarker(SPLINK_LINKED_GAP)
-
-
 @dataclass(frozen=True)
 class Person:
     label: str
@@ -303,10 +286,7 @@ def test_the_scan_sees_the_person_before_the_erasure(erasure: Erasure, person: P
     assert erasure.snapshot_rows_before[person.customer_id] > 0
 
 
-def test_no_personal_data_is_left_anywhere(
-    erasure: Erasure, person: Person, request: pytest.FixtureRequest
-) -> None:
-    _expect_splink_gap(request, person)
+def test_no_personal_data_is_left_anywhere(erasure: Erasure, person: Person) -> None:
     left = [
         hit for hit in erasure.after[person.customer_id] if not _is_raw_passthrough(erasure.database, hit[0])
     ]
@@ -339,10 +319,7 @@ def test_tombstone_holds_the_old_customer_id_and_no_personal_data(erasure: Erasu
     assert columns == {"customer_id", "erased_at", "request_id", "requested_at"}
 
 
-def test_snapshots_and_customer_models_no_longer_know_the_customer(
-    erasure: Erasure, person: Person, request: pytest.FixtureRequest
-) -> None:
-    _expect_splink_gap(request, person)
+def test_snapshots_and_customer_models_no_longer_know_the_customer(erasure: Erasure, person: Person) -> None:
     assert _snapshot_rows(erasure.database, person.customer_id) == 0
     for relation in (
         "marts.dim_customers",
@@ -360,10 +337,7 @@ def test_snapshots_and_customer_models_no_longer_know_the_customer(
         assert count[0][0] == 0, relation
 
 
-def test_a_further_rebuild_does_not_recreate_them(
-    erasure: Erasure, person: Person, request: pytest.FixtureRequest
-) -> None:
-    _expect_splink_gap(request, person)
+def test_a_further_rebuild_does_not_recreate_them(erasure: Erasure, person: Person) -> None:
     left = [
         hit
         for hit in erasure.after_rebuild[person.customer_id]

@@ -135,7 +135,7 @@ scope_{{ hop }} as (
 ),
 {% endfor %}
 
-person_rows as (
+reached_rows as (
 
     select distinct row_identifiers.source_table, row_identifiers.raw_row_hash, scope.request_id
     from row_identifiers
@@ -144,6 +144,56 @@ person_rows as (
         and scope.identifier_value = row_identifiers.identifier_value
 
 ),
+
+{#- The whole resolved customer: every record the identity registry (kept
+    across runs, read here as the previous run left it - no ref, which would be
+    a cycle) gave the customer_id of a reached record is erased with it, so a
+    record linked only by a probabilistic match cannot keep the erased
+    customer's id, name or phone alive. -#}
+{%- set registry = adapter.get_relation(
+        database=target.database, schema='intermediate', identifier='int_identity__customer_id_registry')
+    if execute and var('cdp_erasure_follow_identity', true) else none %}
+{% if registry %}
+reached_record_keys as (
+
+    select distinct row_identifiers.identifier_value as record_key, reached_rows.request_id
+    from reached_rows
+    inner join row_identifiers
+        on row_identifiers.raw_row_hash = reached_rows.raw_row_hash
+        and row_identifiers.source_table = reached_rows.source_table
+    where row_identifiers.identifier_type = 'record_key'
+
+),
+
+resolved_record_keys as (
+
+    select distinct same_customer.record_key, reached_record_keys.request_id
+    from reached_record_keys
+    inner join {{ registry }} as reached_customer
+        on reached_customer.record_key = reached_record_keys.record_key
+    inner join {{ registry }} as same_customer
+        on same_customer.customer_id = reached_customer.customer_id
+
+),
+
+person_rows as (
+
+    select * from reached_rows
+    union
+    select distinct row_identifiers.source_table, row_identifiers.raw_row_hash, resolved_record_keys.request_id
+    from resolved_record_keys
+    inner join row_identifiers
+        on row_identifiers.identifier_type = 'record_key'
+        and row_identifiers.identifier_value = resolved_record_keys.record_key
+
+),
+{% else %}
+person_rows as (
+
+    select * from reached_rows
+
+),
+{% endif %}
 
 device_ids as (
 
