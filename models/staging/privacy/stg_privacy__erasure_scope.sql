@@ -3,9 +3,8 @@
 {#- The raw rows an erasure request covers. A request names one identifier
     (email, user_id or phone); erasure covers the whole person, so the scope
     grows through the identifiers of the rows found, for `erasure_hops` rounds,
-    over deterministic identifiers only (a probabilistic look-alike may be
-    someone else, and erasing them would be its own harm). Blocklisted junk
-    values never spread the scope. anonymous_id erases the browsing history of
+    and then to every record of the resolved customer (see `reached_rows`
+    below). Blocklisted junk values never spread the scope. anonymous_id erases the browsing history of
     the person's devices but does not spread further, because devices are
     shared.
 
