@@ -20,8 +20,8 @@ final as (
 
         ----------  signup
         signup_source,
-        -- a form without an opt-in box records no statement, which is not consent
-        coalesce(is_opted_in, false) as is_opted_in,
+        -- null: the form had no opt-in box, so no statement was made (consent reads that as not granted)
+        is_opted_in,
         ip_address,
 
         ----------  timestamps
