@@ -14,11 +14,8 @@
     cast(try_strptime(trim(cast({{ column }} as varchar)), ['{{ cdp.date_formats() | join("', '") }}']) as date)
 {%- endmacro %}
 
+{#- The same formats, read exactly like DuckDB's try_strptime (see
+    snowflake_strptime in parse_timestamp.sql). -#}
 {% macro snowflake__parse_date(column) -%}
-    {%- set v = "trim(to_varchar(" ~ column ~ "))" -%}
-    coalesce(
-        {%- for fmt in ['YYYY-MM-DD', 'MM/DD/YYYY', 'DD.MM.YYYY', 'YYYY/MM/DD', 'MMMM DD, YYYY', 'MON DD, YYYY', 'DD MMMM YYYY', 'DD MON YYYY', 'YYYYMMDD'] %}
-        try_to_date({{ v }}, '{{ fmt }}'){{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    to_date({{ cdp.snowflake_strptime("trim(to_varchar(" ~ column ~ "))", cdp.date_formats()) }})
 {%- endmacro %}

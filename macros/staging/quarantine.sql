@@ -4,11 +4,17 @@
     `_quarantine_reason` and `_version_rank`; these macros keep the three
     filters identical everywhere so the row accounting can trust them. -#}
 
-{#- Rank versions of one key: usable rows first, then the newest. -#}
+{#- Rank versions of one key: usable rows first, then the newest. Every term
+    of `order_by` without its own NULLS clause gets NULLS LAST: DuckDB's default,
+    while Snowflake puts nulls first in a descending sort. -#}
 {% macro version_rank(key, order_by) -%}
+    {%- set terms = [] -%}
+    {%- for term in order_by.split(',') -%}
+        {%- do terms.append(term | trim if 'nulls' in term | lower else (term | trim) ~ ' nulls last') -%}
+    {%- endfor -%}
     row_number() over (
         partition by {{ key }}
-        order by case when _quarantine_reason is null then 0 else 1 end, {{ order_by }}
+        order by case when _quarantine_reason is null then 0 else 1 end, {{ terms | join(', ') }}
     )
 {%- endmacro %}
 

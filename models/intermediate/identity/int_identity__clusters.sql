@@ -15,7 +15,7 @@ nodes as (
 accepted_edges as (
 
     select left_record_key, right_record_key
-    from {{ ref('int_identity__edge_decisions') }}
+    from {{ cdp.identity_ref('int_identity__edge_decisions') }}
     where decision = 'accepted'
 
 ),

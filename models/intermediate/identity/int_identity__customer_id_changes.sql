@@ -1,4 +1,9 @@
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=false,
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+) }}
 
 {#- Merges and splits of customer_ids, appended once per run that causes them:
     `merge` when an old ID no longer exists because its records joined an older

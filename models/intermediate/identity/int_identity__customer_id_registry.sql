@@ -3,6 +3,7 @@
     unique_key='record_key',
     incremental_strategy='delete+insert',
     full_refresh=false,
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
 ) }}
 
 {#- The memory of customer_ids: record_key -> customer_id as last assigned.

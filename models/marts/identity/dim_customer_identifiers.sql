@@ -30,7 +30,7 @@ final as (
         count(*) as record_count,
         min(identifiers.observed_at) as first_seen_at,
         max(identifiers.observed_at) as last_seen_at,
-        bool_and(guards.is_linkable) as is_linkable
+        {{ cdp.bool_and("guards.is_linkable") }} as is_linkable
     from identifiers
     inner join records on records.record_key = identifiers.record_key
     inner join guards

@@ -9,7 +9,7 @@ changes as (
 final as (
 
     select
-        {{ cdp.hash_key(['from_customer_id', 'to_customer_id', 'changed_at']) }} as change_id,
+        {{ cdp.hash_key(['from_customer_id', 'to_customer_id', cdp.timestamp_text('changed_at')]) }} as change_id,
         from_customer_id,
         to_customer_id,
         change_type,

@@ -5,13 +5,13 @@ with
 
 decisions as (
 
-    select * from {{ ref('int_identity__edge_decisions') }}
+    select * from {{ cdp.identity_ref('int_identity__edge_decisions') }}
 
 ),
 
 splink as (
 
-    select * from {{ ref('int_identity__splink_edges') }}
+    select * from {{ cdp.identity_ref('int_identity__splink_edges') }}
 
 ),
 
