@@ -39,7 +39,7 @@ cart_adds as (
         product_category,
         product_price,
         event_at,
-        row_number() over (partition by customer_id order by event_at desc, message_id) as recency_rank
+        row_number() over (partition by customer_id order by event_at desc nulls last, message_id) as recency_rank
     from events
     where event_name = 'Product Added'
       and event_at > {{ dbt.dateadd('hour', -window_hours, run_at) }}

@@ -57,7 +57,7 @@ intent as (
         *,
         row_number() over (
             partition by customer_id
-            order by category_views desc, last_viewed_at desc, product_category
+            order by category_views desc, last_viewed_at desc nulls last, product_category
         ) as intent_rank
     from category_views
 

@@ -18,7 +18,7 @@ builds as (
     select
         invocation_id,
         max(built_at) as built_at,
-        row_number() over (order by max(built_at) desc, invocation_id desc) as build_rank
+        row_number() over (order by max(built_at) desc nulls last, invocation_id desc) as build_rank
     from history
     group by invocation_id
 
@@ -56,14 +56,14 @@ final as (
             when previous.audience_size is null then null
             when previous.audience_size = 0 and latest.audience_size = 0 then 0.0
             when previous.audience_size = 0 then 1.0
-            else abs(latest.audience_size - previous.audience_size) * 1.0 / previous.audience_size
+            else cast(abs(latest.audience_size - previous.audience_size) as double) / previous.audience_size
         end as size_change_fraction,
         cast({{ threshold }} as double) as warn_threshold,
         coalesce(
             case
                 when previous.audience_size is null then false
                 when previous.audience_size = 0 then latest.audience_size > 0
-                else abs(latest.audience_size - previous.audience_size) * 1.0 / previous.audience_size > {{ threshold }}
+                else cast(abs(latest.audience_size - previous.audience_size) as double) / previous.audience_size > {{ threshold }}
             end,
             false
         ) as is_size_change_alert

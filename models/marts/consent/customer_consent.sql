@@ -60,7 +60,7 @@ ranked_statements as (
         row_number() over (
             partition by customer_id, purpose
             order by
-                stated_at desc,
+                stated_at desc nulls last,
                 case when is_granted then 1 else 0 end,
                 source_priority,
                 source_record_key

@@ -125,7 +125,7 @@ viewed_categories as (
         product_category as category,
         row_number() over (
             partition by customer_id
-            order by count(*) desc, max(event_at) desc, product_category
+            order by count(*) desc, max(event_at) desc nulls last, product_category
         ) as category_rank
     from events
     where event_name = 'Product Viewed'
@@ -194,7 +194,7 @@ elapsed as (
         case
             when order_count >= 2 then greatest(
                 {{ churn_min_interval_days }},
-                {{ dbt.datediff('first_order_at', 'last_order_at', 'second') }} / 86400.0 / (order_count - 1)
+                cast({{ dbt.datediff('first_order_at', 'last_order_at', 'second') }} as double) / 86400.0 / (order_count - 1)
             )
             when order_count = 1 then {{ churn_default_interval_days }}
         end as expected_order_interval_days
@@ -208,18 +208,18 @@ components as (
         *,
         case
             when days_since_last_activity is null then 0.0
-            else power(0.5, days_since_last_activity / {{ engagement_half_life_days }}.0)
+            else power(0.5, cast(days_since_last_activity as double) / {{ engagement_half_life_days }}.0)
         end as activity_recency_component,
         case
             when days_since_last_event is null then 0.0
-            else power(0.5, days_since_last_event / {{ engagement_half_life_days }}.0)
+            else power(0.5, cast(days_since_last_event as double) / {{ engagement_half_life_days }}.0)
         end as web_recency_component,
-        least(1.0, events_30d / {{ engagement_events_30d_full }}.0) as web_activity_component,
-        least(1.0, orders_90d / {{ engagement_orders_90d_full }}.0) as purchase_component,
+        least(1.0, cast(events_30d as double) / {{ engagement_events_30d_full }}.0) as web_activity_component,
+        least(1.0, cast(orders_90d as double) / {{ engagement_orders_90d_full }}.0) as purchase_component,
         -- RFM ranks among buyers only; ties share the lower score
         percent_rank() over (
             partition by case when order_count > 0 then 1 else 0 end
-            order by days_since_last_order desc
+            order by days_since_last_order desc nulls last
         ) as recency_percentile,
         percent_rank() over (
             partition by case when order_count > 0 then 1 else 0 end
@@ -266,7 +266,7 @@ final as (
         ----------  value
         cast(net_revenue as double) as lifetime_value,
         cast(order_count as integer) as order_count,
-        cast(case when order_count > 0 then net_revenue / order_count end as double) as average_order_value,
+        cast(case when order_count > 0 then cast(net_revenue as double) / order_count end as double) as average_order_value,
         cast(placed_order_count as integer) as placed_order_count,
         cast(refunded_order_count as integer) as refunded_order_count,
         cast(cancelled_order_count as integer) as cancelled_order_count,

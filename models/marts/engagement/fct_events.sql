@@ -118,7 +118,7 @@ anonymous_candidates as (
             order by
                 case when device_links.linked_at >= direct.event_at then 0 else 1 end,
                 case when device_links.linked_at >= direct.event_at then device_links.linked_at end asc,
-                device_links.linked_at desc,
+                device_links.linked_at desc nulls last,
                 device_links.customer_id
         ) as link_rank
     from direct
