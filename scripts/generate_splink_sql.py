@@ -323,7 +323,7 @@ def generate(model_json: Path = MODEL_JSON) -> dict[str, str]:
         + "{#- Jaro-Winkler inputs (jaro, common prefix in bytes) for every pair of different strings a\n"
         + "    Jaro-Winkler comparison level of the Splink model compares, in plain SQL that reproduces\n"
         + "    DuckDB's jaro_winkler_similarity (macros/identity/jaro_winkler.sql). -#}\n"
-        + "with\n\ncompared as (\n\n    select\n"
+        + "with recursive\n\ncompared as (\n\n    select\n"
         + select_cols
         + "\n    from {{ ref('int_identity__splink_blocked_pairs_sql') }} as b\n"
         + "    inner join {{ ref('int_identity__splink_input') }} as l on l.record_key = b.join_key_l\n"
@@ -331,8 +331,8 @@ def generate(model_json: Path = MODEL_JSON) -> dict[str, str]:
         + "\n),\n\n"
         + "pairs as (\n\n"
         + pair_selects
-        + "\n\n),\n\nfinal as (\n\n{{ cdp.jaro_winkler_parts('pairs') | indent(4, first=true) }}\n\n)\n\n"
-        + "select * from final\n"
+        + "\n\n),\n\n{{ cdp.jaro_winkler_ctes('pairs') }}\n\n"
+        + "select left_value, right_value, jaro, prefix_bytes from jw_final\n"
     )
     return {
         "int_identity__splink_blocked_pairs_sql.sql": blocked_model,

@@ -17,15 +17,21 @@
       away, which flips `>= threshold` when the exact value sits on the
       threshold, so the comparison is made in exact decimal arithmetic.
 
-    `jaro_winkler_parts(pairs)`: a query over a relation (or CTE name) with
-    columns left_value and right_value (distinct, both non-null) returning
-    left_value, right_value, jaro (double) and prefix_bytes (0-4).
-    Greedy matching needs order only within one byte value, so it runs as a
-    recursive CTE over the occurrences of each byte (depth = the most times
-    one byte occurs in a string, far below Snowflake's 100-step limit). -#}
+    `jaro_winkler_ctes(pairs)`: common table expressions (to follow `with
+    recursive ...,`) over a relation or CTE with columns left_value and
+    right_value; the last, `jw_final`, holds left_value, right_value, jaro
+    (double) and prefix_bytes (0-4) for every distinct pair of non-null values.
+    `jaro_winkler_parts(pairs)` is the same as one query. Greedy matching needs
+    order only within one byte value, so it runs as a recursive CTE over the
+    occurrences of each byte (depth = the most times one byte occurs in a
+    string, far below Snowflake's default MAX_RECURSIONS of 100). -#}
 {% macro jaro_winkler_parts(pairs, max_bytes=1024) -%}
 with recursive
+{{ cdp.jaro_winkler_ctes(pairs, max_bytes) }}
+select left_value, right_value, jaro, prefix_bytes from jw_final
+{%- endmacro %}
 
+{% macro jaro_winkler_ctes(pairs, max_bytes=1024) -%}
 jw_input as (
 
     select distinct
@@ -223,8 +229,6 @@ jw_final as (
         on t.left_value = s.left_value and t.right_value = s.right_value
 
 )
-
-select left_value, right_value, jaro, prefix_bytes from jw_final
 {%- endmacro %}
 
 {#- True when DuckDB's jaro_winkler_similarity of the pair is >= threshold,

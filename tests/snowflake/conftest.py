@@ -243,3 +243,16 @@ def snowflake_build(
 def duckdb_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The DuckDB build of the same seeds (Splink in Python), copied so tests can change it."""
     return built_copy(tmp_path_factory.mktemp("duckdb_build"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "snowflake: runs the Snowflake target on fakesnow (deselect: -m 'not snowflake')"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.snowflake)

@@ -5,7 +5,7 @@
 {#- Jaro-Winkler inputs (jaro, common prefix in bytes) for every pair of different strings a
     Jaro-Winkler comparison level of the Splink model compares, in plain SQL that reproduces
     DuckDB's jaro_winkler_similarity (macros/identity/jaro_winkler.sql). -#}
-with
+with recursive
 
 compared as (
 
@@ -48,10 +48,6 @@ pairs as (
 
 ),
 
-final as (
+{{ cdp.jaro_winkler_ctes('pairs') }}
 
-{{ cdp.jaro_winkler_parts('pairs') | indent(4, first=true) }}
-
-)
-
-select * from final
+select left_value, right_value, jaro, prefix_bytes from jw_final
