@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,6 +77,22 @@ class Measurement:
         return asdict(self)
 
 
+def clean_stale_duckdb_temp(directories: Sequence[Path]) -> int:
+    """Delete DuckDB spill files (``duckdb_temp_<pid>_*``) of processes that no longer exist:
+    a killed stage leaves them behind, and at 1M people they are tens of GB."""
+    freed = 0
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for path in directory.glob("duckdb_temp_*"):
+            pid = path.name.split("_")[2] if path.name.count("_") >= 2 else ""
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                with suppress(OSError):
+                    freed += path.stat().st_size
+                    path.unlink()
+    return freed
+
+
 def loadavg() -> float:
     with suppress(OSError):
         return round(os.getloadavg()[0], 2)
@@ -97,14 +114,27 @@ class RssSampler(threading.Thread):
         pid_file: str,
         interval: float = 0.5,
         limit_mb: float | None = None,
-        on_limit: Callable[[], None] | None = None,
+        on_limit: Callable[[str], None] | None = None,
+        disk_paths: Sequence[Path] = (),
+        min_free_gb: float | None = None,
     ) -> None:
         super().__init__(daemon=True)
         self.pid_file, self.interval = pid_file, interval
         self.limit_mb, self.on_limit = limit_mb, on_limit
+        self.disk_paths, self.min_free_gb = list(disk_paths), min_free_gb
         self.samples: list[tuple[float, float]] = []  # (unix time, RSS MiB)
         self.stop = threading.Event()
         self.exceeded = False
+
+    def _disk_low(self) -> str | None:
+        if not self.min_free_gb:
+            return None
+        for path in self.disk_paths:
+            with suppress(OSError):
+                free = shutil.disk_usage(path).free / 2**30
+                if free < self.min_free_gb:
+                    return f"killed: {free:.1f} GiB left on the disk of {path} (--min-free-disk-gb)"
+        return None
 
     def run(self) -> None:
         pid = None
@@ -122,10 +152,18 @@ class RssSampler(threading.Thread):
                                 if self.limit_mb and rss > self.limit_mb and not self.exceeded:
                                     self.exceeded = True
                                     if self.on_limit:
-                                        self.on_limit()
+                                        self.on_limit(
+                                            f"killed: resident set passed {self.limit_mb:,.0f} MiB "
+                                            "(--max-rss-mb)"
+                                        )
                                 break
                 except OSError:
                     pass
+            low = self._disk_low()
+            if low and not self.exceeded:
+                self.exceeded = True
+                if self.on_limit:
+                    self.on_limit(low)
             self.stop.wait(self.interval)
 
 
@@ -140,6 +178,8 @@ def run_measured(
     label: str = "",
     sample_rss: bool = False,
     max_rss_mb: float | None = None,
+    disk_paths: Sequence[Path] = (),
+    min_free_disk_gb: float | None = None,
 ) -> Measurement:
     """Run ``cmd`` to completion; its output goes to ``log_path``.
 
@@ -159,19 +199,24 @@ def run_measured(
     fd, result_file = tempfile.mkstemp(prefix="bench-rusage-", suffix=".json")
     os.close(fd)
     launched = [sys.executable, "-S", "-c", LAUNCHER, result_file, *[str(c) for c in cmd]]
-    over_limit = threading.Event()
+    over_limit: list[str] = []
     proc_holder: list[subprocess.Popen[bytes]] = []
 
-    def _kill_for_memory() -> None:
-        over_limit.set()
+    def _kill_for_resources(why: str) -> None:
+        over_limit.append(why)
         if proc_holder:
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc_holder[0].pid, signal.SIGKILL)
 
     sampler = None
-    if (sample_rss or max_rss_mb) and sys.platform == "linux":
-        sampler = RssSampler(result_file + ".pid", limit_mb=max_rss_mb, on_limit=_kill_for_memory)
-        sampler.start()
+    if (sample_rss or max_rss_mb or min_free_disk_gb) and sys.platform == "linux":
+        sampler = RssSampler(
+            result_file + ".pid",
+            limit_mb=max_rss_mb,
+            on_limit=_kill_for_resources,
+            disk_paths=disk_paths,
+            min_free_gb=min_free_disk_gb,
+        )
     with open(log_path, "wb") as log:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -184,6 +229,8 @@ def run_measured(
             start_new_session=True,
         )
         proc_holder.append(proc)
+        if sampler:
+            sampler.start()
 
         def _kill() -> None:
             timed_out.set()
@@ -223,8 +270,8 @@ def run_measured(
         sampler.join(timeout=2)
         m.extra["rss_samples"] = [(round(t, 2), round(r, 1)) for t, r in sampler.samples]
     m.load_after = loadavg()
-    if over_limit.is_set():
-        m.status, m.note = "killed", f"killed: resident set passed {max_rss_mb:,.0f} MiB (--max-rss-mb)"
+    if over_limit:
+        m.status, m.note = "killed", over_limit[0]
         m.peak_rss_mb = max((round(r, 1) for _, r in (sampler.samples if sampler else [])), default=None)
     elif timed_out.is_set():
         m.status, m.note = "timeout", f"killed after {timeout:.0f}s"

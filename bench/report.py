@@ -357,6 +357,36 @@ def git_state(project_dir: Path) -> dict[str, Any]:
         return {"commit": os.environ.get("BENCH_GIT_COMMIT", "unknown")}
 
 
+STAGE_ORDER = (
+    "generate", "hold_out", "seed", "staging", "identity", "traits_audiences", "full_build",
+    "baseline_blocking", "baseline_predict", "baseline_train", "sync_prepare", "sync_push_full",
+    "sync_change", "sync_diff", "sync_diff_query", "sync_push_delta", "land_delta", "incremental",
+    "rebuild", "freshness_sync_initial", "freshness_build", "freshness_sync", "freshness",
+)  # fmt: skip
+
+
+def stage_order(m: Measurement) -> int:
+    return STAGE_ORDER.index(m.stage) if m.stage in STAGE_ORDER else len(STAGE_ORDER)
+
+
+def load_stages(results_dir: Path, scale: int) -> list[Measurement]:
+    """The stages of an earlier result file (for partial runs), or nothing."""
+    path = results_dir / f"bench_{scale}.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    fields = set(Measurement.__dataclass_fields__)
+    return [Measurement(**{k: v for k, v in st.items() if k in fields}) for st in doc.get("stages", [])]
+
+
+def load_facts(results_dir: Path, scale: int) -> dict[str, Any]:
+    try:
+        return dict(json.loads((results_dir / f"bench_{scale}.json").read_text(encoding="utf-8"))["facts"])
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
 def write_results(
     results_dir: Path,
     scale: int,

@@ -63,6 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="kill a stage whose resident set passes this many MiB (guard on a shared machine)",
     )
     p.add_argument(
+        "--min-free-disk-gb",
+        type=float,
+        default=10.0,
+        help="kill a stage when the disk DuckDB spills to has less free space than this (default 10)",
+    )
+    p.add_argument(
         "--duckdb-memory-limit",
         default=None,
         help="DuckDB memory_limit for every dbt command and the baseline, e.g. 8GB (a private "
@@ -100,6 +106,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "builds of staging and identity only, all at the same pinned clock, no parse before measured "
         "dbt commands",
     )
+    p.add_argument(
+        "--only",
+        default=",".join(GROUPS),
+        help="comma-separated stage groups to run on an existing bench warehouse, e.g. "
+        "'baseline,sync' (groups: " + ", ".join(GROUPS) + "); the result file keeps the other "
+        "stages of the earlier run",
+    )
     p.add_argument("--clean", action="store_true", help="delete the bench DuckDB files at the end")
     p.add_argument("--plot-only", action="store_true", help="redraw the PNG from existing results")
     return p.parse_args(argv)
@@ -123,6 +136,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         stage_timeout=args.stage_timeout,
         max_rss_mb=args.max_rss_mb,
         duckdb_memory_limit=args.duckdb_memory_limit,
+        min_free_disk_gb=args.min_free_disk_gb or None,
         verify_incremental=not args.no_verify,
         train_baseline=not args.no_train_baseline,
         staged_builds=not args.no_staged,
@@ -136,23 +150,39 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     )
 
 
-def run(cfg: BenchConfig, clean: bool = False) -> tuple[Bench, dict[str, Path]]:
+GROUPS = ("generate", "staged", "full", "baseline", "sync", "incremental", "verify", "freshness")
+
+
+def run(
+    cfg: BenchConfig, clean: bool = False, only: tuple[str, ...] = GROUPS
+) -> tuple[Bench, dict[str, Path]]:
     started = time.time()
     meta: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": report.machine(),
         "git": report.git_state(cfg.project_dir),
         "config": {k: str(v) for k, v in vars(cfg).items()},
+        "groups": list(only),
         "load_at_start": loadavg(),
     }
     paths: dict[str, Path] = {}
+    # a partial run (--only) keeps the earlier stages of the result file it updates
+    earlier = [] if "generate" in only else report.load_stages(cfg.results_dir, cfg.scale)
 
     def save(b: Bench) -> None:
         meta["elapsed_s"] = round(time.time() - started, 1)
         meta["load_now"] = loadavg()
-        paths.update(report.write_results(cfg.results_dir, cfg.scale, b.results, b.facts, meta))
+        redone = {m.stage for m in b.results}
+        kept = [m for m in earlier if m.stage not in redone]
+        if kept:
+            meta["kept_from_earlier_run"] = sorted({m.stage for m in kept})
+        merged = sorted(kept + b.results, key=report.stage_order)
+        b.merged = merged
+        paths.update(report.write_results(cfg.results_dir, cfg.scale, merged, b.facts, meta))
 
     bench = Bench(cfg, on_result=save)
+    if earlier:
+        bench.facts.update(report.load_facts(cfg.results_dir, cfg.scale))
 
     def step(name: str, fn: Callable[[], Any]) -> bool:
         """Run a stage; an exception becomes a failed row and the bench goes on."""
@@ -169,30 +199,39 @@ def run(cfg: BenchConfig, clean: bool = False) -> tuple[Bench, dict[str, Path]]:
         items = result if isinstance(result, list) else [result]
         return all(isinstance(m, Measurement) and m.status in ("ok", "n/a") for m in items)
 
-    if not step("generate", bench.generate):
-        save(bench)
-        return bench, paths
-    step("hold_out", bench.hold_out_delta)
-    if cfg.staged_builds:
+    if "generate" in only:
+        if not step("generate", bench.generate):
+            save(bench)
+            return bench, paths
+        step("hold_out", bench.hold_out_delta)
+    elif not cfg.database.is_file():
+        raise SystemExit(f"{cfg.database} does not exist: run with the generate group first")
+    if cfg.staged_builds and "staged" in only:
         step("seed", bench.seed_reference)
         step("staging", bench.staging)
         step("identity", bench.identity)
         step("traits_audiences", bench.traits_audiences)
-    step("full_build", bench.full_build)
+    if "full" in only:
+        step("full_build", bench.full_build)
     if "identity" not in bench.facts:
         bench.facts["identity"] = _quiet(bench.identity_facts)
-    step("baseline_predict", lambda: bench.baseline("predict"))
-    if cfg.train_baseline:
-        step("baseline_train", lambda: bench.baseline("train"))
-    bench.facts["audience_rows"] = cfg.scale
+    if "baseline" in only:
+        step("baseline_blocking", lambda: bench.baseline("blocking"))
+        step("baseline_predict", lambda: bench.baseline("predict"))
+        if cfg.train_baseline:
+            step("baseline_train", lambda: bench.baseline("train"))
     try:
         bench.start_webhook()
-        step("sync", bench.sync_audience)
-        step("land_delta", bench.land_delta)
-        step("incremental", bench.incremental)
-        if cfg.verify_incremental:
+        if "sync" in only:
+            bench.facts["audience_rows"] = cfg.scale
+            step("sync", bench.sync_audience)
+        if "incremental" in only:
+            step("land_delta", bench.land_delta)
+            step("incremental", bench.incremental)
+        if cfg.verify_incremental and "verify" in only:
             step("rebuild", bench.verify_rebuild)
-        step("freshness", bench.freshness)
+        if "freshness" in only:
+            step("freshness", bench.freshness)
     finally:
         bench.stop_webhook()
     meta["load_at_end"] = loadavg()
@@ -221,9 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         print(png or "no results to plot")
         return 0
     print(f"[bench] {cfg.scale:,} people -> {cfg.database}; results in {cfg.results_dir}", flush=True)
-    bench, paths = run(cfg, clean=args.clean)
+    only = tuple(g.strip() for g in args.only.split(",") if g.strip())
+    unknown = set(only) - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"unknown --only group(s): {', '.join(sorted(unknown))}")
+    bench, paths = run(cfg, clean=args.clean, only=only)
     print()
-    report.print_report(cfg.scale, bench.results, bench.facts)
+    report.print_report(cfg.scale, bench.merged or bench.results, bench.facts)
     for kind, path in sorted(paths.items()):
         print(f"{kind}: {path}")
     failed = [m.label for m in bench.results if m.status in ("failed", "timeout", "killed")]

@@ -28,7 +28,7 @@ import duckdb
 import yaml
 
 from bench import workload
-from bench.measure import Measurement, in_process, run_measured
+from bench.measure import Measurement, clean_stale_duckdb_temp, in_process, run_measured
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, 0)
@@ -58,6 +58,8 @@ class BenchConfig:
     max_rss_mb: float | None = None
     # DuckDB memory_limit for dbt and the baseline (e.g. "8GB"); None keeps DuckDB's default
     duckdb_memory_limit: str | None = None
+    # kill a stage when the disk its DuckDB spills to has less than this free (GiB)
+    min_free_disk_gb: float | None = 10.0
     verify_incremental: bool = True
     train_baseline: bool = True
     staged_builds: bool = True
@@ -128,6 +130,8 @@ class Bench:
     facts: dict[str, Any] = field(default_factory=dict)
     on_result: Callable[[Bench], None] | None = None
     _parsed_vars: dict[str, str] = field(default_factory=dict)
+    # results of this run merged with the kept stages of an earlier one (--only)
+    merged: list[Measurement] = field(default_factory=list)
     _webhook: Any = None
 
     # ---- plumbing ------------------------------------------------------------------------------
@@ -176,7 +180,24 @@ class Bench:
         )
         return env
 
+    @property
+    def temp_dirs(self) -> list[Path]:
+        """Where DuckDB spills: beside each bench file, and the baseline's own directory."""
+        return [
+            Path(str(self.cfg.database) + ".tmp"),
+            Path(str(self.cfg.rebuild_database) + ".tmp"),
+            self.cfg.work_dir / "duckdb_tmp",
+        ]
+
+    @property
+    def disk_paths(self) -> list[Path]:
+        return [self.cfg.warehouse_dir, self.cfg.work_dir]
+
     def record(self, m: Measurement) -> Measurement:
+        if m.status in ("killed", "timeout", "failed"):
+            freed = clean_stale_duckdb_temp(self.temp_dirs)
+            if freed:
+                m.note += f"; removed {freed / 2**30:.1f} GiB of DuckDB spill files it left"
         self.results.append(m)
         status = m.status if m.status != "ok" else f"{m.wall_s:.1f}s"
         rss = f" peak {m.peak_rss_mb:.0f} MiB" if m.peak_rss_mb else ""
@@ -189,7 +210,15 @@ class Bench:
         return self.record(Measurement(stage=stage, label=label, status=status, note=why))
 
     def connect(self, read_only: bool = False, database: Path | None = None) -> Any:
-        return duckdb.connect(str(database or self.cfg.database), read_only=read_only)
+        # a killed stage's process can hold the file lock for a moment while it is torn down
+        for attempt in range(60):
+            try:
+                return duckdb.connect(str(database or self.cfg.database), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or attempt == 59:
+                    raise
+                time.sleep(1)
+        raise AssertionError("unreachable")
 
     def relation_exists(self, relation: str, database: Path | None = None) -> bool:
         schema, name = relation.split(".")
@@ -240,6 +269,8 @@ class Bench:
             log_path=self.cfg.work_dir / f"{stage}.log",
             timeout=self.cfg.stage_timeout,
             max_rss_mb=self.cfg.max_rss_mb,
+            disk_paths=self.disk_paths,
+            min_free_disk_gb=self.cfg.min_free_disk_gb,
             label=label,
             sample_rss=True,
         )
@@ -369,6 +400,8 @@ class Bench:
             log_path=self.cfg.work_dir / "generate.log",
             timeout=self.cfg.stage_timeout,
             max_rss_mb=self.cfg.max_rss_mb,
+            disk_paths=self.disk_paths,
+            min_free_disk_gb=self.cfg.min_free_disk_gb,
             label=f"generate {self.cfg.scale:,} people",
         )
         if m.ok:
@@ -441,6 +474,7 @@ class Bench:
         label = {
             "predict": "baseline: standalone Splink, saved model (predict + cluster)",
             "train": "baseline: standalone Splink, train + predict + cluster",
+            "blocking": "Splink blocking analysis: pairs per blocking rule",
         }[mode]
         stage = f"baseline_{mode}"
         if not self.relation_exists("intermediate.int_identity__splink_input"):
@@ -461,6 +495,8 @@ class Bench:
             str(out),
             "--project-dir",
             str(self.cfg.project_dir),
+            "--temp-dir",
+            str(self.cfg.work_dir / "duckdb_tmp"),
         ] + (["--memory-limit", self.cfg.duckdb_memory_limit] if self.cfg.duckdb_memory_limit else [])
         m = run_measured(
             stage,
@@ -470,9 +506,28 @@ class Bench:
             log_path=self.cfg.work_dir / f"{stage}.log",
             timeout=self.cfg.stage_timeout,
             max_rss_mb=self.cfg.max_rss_mb,
+            disk_paths=self.disk_paths,
+            min_free_disk_gb=self.cfg.min_free_disk_gb,
             label=label,
         )
-        if m.ok and out.is_file():
+        if m.ok and out.is_file() and mode == "blocking":
+            detail = json.loads(out.read_text(encoding="utf-8"))
+            m.extra.update(detail)
+            self.facts["blocking"] = {k: detail[k] for k in ("records", "pairs_to_score", "rules")}
+            top = detail["largest_blocks"][0] if detail["largest_blocks"] else {}
+            m.note = (
+                f"{detail['records']:,} records -> {detail['pairs_to_score']:,} pairs to score; "
+                + "; ".join(
+                    f"{_short_rule(r['rule'])}: +{r['marginal_pairs']:,}"
+                    for r in sorted(detail["rules"], key=lambda r: -r["marginal_pairs"])[:2]
+                )
+                + (
+                    f"; largest block {top.get('key_0')} {top.get('key_1')}: {top.get('count_l'):,} records"
+                    if top
+                    else ""
+                )
+            )
+        elif m.ok and out.is_file():
             detail = json.loads(out.read_text(encoding="utf-8"))
             m.extra.update(detail)
             m.note = (
@@ -549,6 +604,8 @@ class Bench:
             log_path=log,
             timeout=self.cfg.stage_timeout,
             max_rss_mb=self.cfg.max_rss_mb,
+            disk_paths=self.disk_paths,
+            min_free_disk_gb=self.cfg.min_free_disk_gb,
             label=label,
         )
         m.extra.update(_last_json(log))
@@ -861,6 +918,14 @@ class Bench:
             except duckdb.Error:
                 pass
         return facts
+
+
+def _short_rule(rule: str) -> str:
+    """`(l."a" = r."a") AND (l."b" = r."b")` -> `a+b`."""
+    import re
+
+    names = re.findall(r'l\."?([a-z_]+)"?', rule)
+    return "+".join(dict.fromkeys(names)) or rule
 
 
 def _epoch(iso_utc: str) -> float:

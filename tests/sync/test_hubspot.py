@@ -3,6 +3,7 @@ whole-batch rejections split, retries up to the limit, removal, erasure, rate li
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -199,6 +200,8 @@ def test_rate_limit_respected_and_429_recovered(project: Project, hubspot: FakeH
     )
     assert project.cli("run").exit_code == 0
     assert hubspot.rate_limited == 0 and len(hubspot.active()) == 30
+    # a new process cannot know what the last one sent: let the fake's window close first
+    time.sleep(0.3)
     # a client configured above the real limit: the Remaining header makes it pause
     project.set_audience(customers(20, start=100), "aud_cart_abandoners")
     project.write_syncs(
