@@ -32,18 +32,19 @@
     false
     {%- else -%}
     {%- set key = cdp.staging_inventory() | selectattr('table', 'equalto', source_table) | map(attribute='key') | first -%}
-    (exists (
+    exists (
         select 1 from {{ ref('stg_privacy__erasure_scope') }} as erasure_scope
         where erasure_scope.source_table = '{{ source_table }}'
+        {%- if keyed_only %}
           and erasure_scope.source_record_id = {{ key }}
+        {%- else %}
+          {#- one equality (a hash join, and one correlated EXISTS, as Snowflake
+              requires); coalesce reads `_raw_row` only for a key-less row. A key
+              equal to another row's md5 is not a realistic collision. -#}
+          and coalesce(erasure_scope.source_record_id, erasure_scope.raw_row_hash)
+              = coalesce({{ key }}, {{ cdp.hash_key(['_raw_row']) }})
+        {%- endif %}
     )
-    {%- if not keyed_only %}
-    or ({{ key }} is null and exists (
-        select 1 from {{ ref('stg_privacy__erasure_scope') }} as erasure_scope
-        where erasure_scope.source_table = '{{ source_table }}'
-          and erasure_scope.raw_row_hash = {{ cdp.hash_key(['_raw_row']) }}
-    ))
-    {%- endif %})
     {%- endif -%}
 {%- endmacro %}
 
