@@ -37,3 +37,31 @@
 {% macro duckdb__row_as_json(alias) -%}
     cast(to_json({{ alias }}) as varchar)
 {%- endmacro %}
+
+{#- The whole row of a relation alias as one value (a struct on DuckDB, an
+    object on Snowflake), so a model can carry the row cheaply and serialise
+    it only where it needs the text (`object_as_json`). -#}
+{% macro row_as_object(alias) -%}
+    {{ return(adapter.dispatch('row_as_object', 'cdp')(alias)) }}
+{%- endmacro %}
+
+{% macro default__row_as_object(alias) -%}
+    object_construct_keep_null({{ alias }}.*)
+{%- endmacro %}
+
+{% macro duckdb__row_as_object(alias) -%}
+    {{ alias }}
+{%- endmacro %}
+
+{#- A value from `row_as_object` as JSON text (the same text `row_as_json` gives). -#}
+{% macro object_as_json(column) -%}
+    {{ return(adapter.dispatch('object_as_json', 'cdp')(column)) }}
+{%- endmacro %}
+
+{% macro default__object_as_json(column) -%}
+    to_json({{ column }})
+{%- endmacro %}
+
+{% macro duckdb__object_as_json(column) -%}
+    cast(to_json({{ column }}) as varchar)
+{%- endmacro %}

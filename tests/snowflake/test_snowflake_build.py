@@ -116,6 +116,7 @@ _NOT_FUNCTIONS = {
     "using", "into", "recursive", "partition", "order", "view", "table", "is", "case", "end", "if", "union", "all", "like", "between", "number",
     "varchar", "decimal", "char", "timestamp", "timestamp_ntz", "date", "double", "float", "integer", "int", "bigint", "boolean", "text", "numeric",
     "string", "transient", "temporary", "key", "input", "cluster", "set", "limit", "lateral", "identifier", "interval",
+    "exclude",  # SELECT * EXCLUDE (col): a keyword on both dialects
 }
 # fmt: on
 _FUNCTION_CALL = re.compile(r"(?<![\w.$\"'])([a-z_][a-z0-9_$]*)\s*\(", re.IGNORECASE)

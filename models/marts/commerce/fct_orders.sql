@@ -1,3 +1,13 @@
+{#- on_schema_change fail: the contract is enforced, so a changed column list needs a --full-refresh. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_vanished_rows('order_id', 'stg_shop__orders') }}"
+) }}
+
 {#- One row per staged order, attributed to a customer and priced in the
     reporting currency. Attribution, in order of trust: the identity layer's
     decision for the order record itself (which covers guest checkouts through
@@ -106,7 +116,7 @@ resolved as (
 
 ),
 
-final as (
+resolved_all as (
 
     select
         ----------  ids
@@ -154,6 +164,13 @@ final as (
         on fx_rates.currency = resolved.currency
     left join line_totals
         on line_totals.order_id = resolved.order_id
+
+),
+
+-- incremental: only new and changed orders are written (see the macro changed_rows)
+final as (
+
+    {{ cdp.changed_rows('resolved_all') }}
 
 )
 

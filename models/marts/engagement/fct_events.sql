@@ -1,3 +1,13 @@
+{#- on_schema_change fail: the contract is enforced, so a changed column list needs a --full-refresh. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_vanished_rows('message_id', 'stg_web__events') }}"
+) }}
+
 {#- One row per staged web event, attributed to a customer:
       1. identify calls: the identity layer's decision for the call's record;
       2. events with a user_id: the app user's customer;
@@ -144,7 +154,7 @@ stitched as (
 
 ),
 
-final as (
+resolved_all as (
 
     select
         ----------  ids
@@ -173,6 +183,13 @@ final as (
     from stitched
     left join erased_customers
         on erased_customers.customer_id = stitched.resolved_customer_id
+
+),
+
+-- incremental: only new and changed events are written (see the macro changed_rows)
+final as (
+
+    {{ cdp.changed_rows('resolved_all') }}
 
 )
 

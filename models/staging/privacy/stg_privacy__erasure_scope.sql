@@ -1,17 +1,23 @@
 {{ config(materialized='table') }}
 
-{#- The raw rows an erasure request covers. A request names one identifier
-    (email, user_id or phone); erasure covers the whole person, so the scope
-    grows through the identifiers of the rows found, for `erasure_hops` rounds,
-    and then to every record of the resolved customer (see `reached_rows`
-    below). Blocklisted junk values never spread the scope. anonymous_id erases the browsing history of
-    the person's devices but does not spread further, because devices are
-    shared.
+{#- The raw records an erasure request covers, keyed by (source_table,
+    source_record_id): every version of a covered record is erased with it.
+    Only raw rows without a usable primary key (always quarantined) fall back
+    to a hash of the raw row, so the expensive `md5(<row as JSON>)` runs on a
+    handful of rows instead of every raw row, and the staging filters are
+    anti-joins on keys.
 
-    Staging models drop every row listed here, so no model downstream ever
+    A request names one identifier (email, user_id or phone); erasure covers
+    the whole person, so the scope grows through the identifiers of the
+    records found, for `erasure_hops` rounds, and then to every record of the
+    resolved customer (see `reached_records` below). Blocklisted junk values
+    never spread the scope. anonymous_id erases the browsing history of the
+    person's devices but does not spread further, because devices are shared.
+
+    Staging models drop every record listed here, so no model downstream ever
     sees it. This model reads other sources' base views on purpose: it is the
     one place that must see across sources before staging. It holds no
-    personal data (table, key and reason only). -#}
+    personal data (table, key or row hash, and request only). -#}
 
 {%- set hops = cdp.identity_config()['erasure_hops'] -%}
 {%- set sources = [
@@ -45,31 +51,61 @@ request_identifiers as (
 
 ),
 
-row_identifiers as (
+{#- One scan of each base view (only the identifier columns are computed: the
+    view's version window and row JSON are pruned), unpivoted by a cross join.
+    A record (all its versions) is one unit: `row_id` is the key, or, for a
+    key-less row, the hash of the raw row, computed for those rows only (the
+    `is null` filter on the window's partition key reaches the raw scan). -#}
+{% for table, base, key, columns in sources %}
+{{ table }}_records as (
 
-    {% for table, base, key, columns in sources %}
-    {%- set outer_loop = loop %}
-    {%- for column in columns %}
     select
         '{{ table }}' as source_table,
         {{ key }} as source_record_id,
-        {{ cdp.hash_key(['_raw_row']) }} as raw_row_hash,
-        '{{ 'email' if column == 'traits_email' else column }}' as identifier_type,
-        {{ column }} as identifier_value
-    from {{ ref(base) }}
-    where {{ column }} is not null
-    union all
-    {%- endfor %}
-    -- every version of a record goes with it, whatever its other values were
-    select
-        '{{ table }}',
-        {{ key }},
-        {{ cdp.hash_key(['_raw_row']) }},
-        'record_key',
-        '{{ table }}:' || {{ key }}
+        cast(null as {{ dbt.type_string() }}) as raw_row_hash,
+        {{ columns | join(', ') }}
     from {{ ref(base) }}
     where {{ key }} is not null
-    {% if not outer_loop.last %}union all{% endif %}
+    union all
+    select
+        '{{ table }}',
+        null,
+        {{ cdp.hash_key(['_raw_row']) }},
+        {{ columns | join(', ') }}
+    from {{ ref(base) }}
+    where {{ key }} is null
+
+),
+
+{{ table }}_identifiers as (
+
+    select
+        source_table,
+        source_record_id,
+        raw_row_hash,
+        coalesce('key:' || source_record_id, 'row:' || raw_row_hash) as row_id,
+        identifier_types.identifier_type,
+        case identifier_types.identifier_type
+            {%- for column in columns %}
+            when '{{ 'email' if column == 'traits_email' else column }}' then {{ column }}
+            {%- endfor %}
+        end as identifier_value
+    from {{ table }}_records
+    cross join (
+        {%- for column in columns %}
+        select '{{ 'email' if column == 'traits_email' else column }}' as identifier_type
+        {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+    ) as identifier_types
+
+),
+
+{% endfor %}
+row_identifiers as (
+
+    {% for table, base, key, columns in sources %}
+    select * from {{ table }}_identifiers where identifier_value is not null
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -126,7 +162,7 @@ scope_{{ hop }} as (
             on found.identifier_type = scope.identifier_type
             and found.identifier_value = scope.identifier_value
         inner join spreading_identifiers as reached
-            on reached.raw_row_hash = found.raw_row_hash
+            on reached.row_id = found.row_id
             and reached.source_table = found.source_table
     ) as grown
     group by identifier_type, identifier_value
@@ -134,9 +170,14 @@ scope_{{ hop }} as (
 ),
 {% endfor %}
 
-reached_rows as (
+reached_records as (
 
-    select distinct row_identifiers.source_table, row_identifiers.raw_row_hash, scope.request_id
+    select distinct
+        row_identifiers.source_table,
+        row_identifiers.source_record_id,
+        row_identifiers.raw_row_hash,
+        row_identifiers.row_id,
+        scope.request_id
     from row_identifiers
     inner join scope_{{ hops }} as scope
         on scope.identifier_type = row_identifiers.identifier_type
@@ -153,62 +194,56 @@ reached_rows as (
         database=target.database, schema='intermediate', identifier='int_identity__customer_id_registry')
     if execute and var('cdp_erasure_follow_identity', true) else none %}
 {% if registry %}
-reached_record_keys as (
+resolved_records as (
 
-    select distinct row_identifiers.identifier_value as record_key, reached_rows.request_id
-    from reached_rows
-    inner join row_identifiers
-        on row_identifiers.raw_row_hash = reached_rows.raw_row_hash
-        and row_identifiers.source_table = reached_rows.source_table
-    where row_identifiers.identifier_type = 'record_key'
-
-),
-
-resolved_record_keys as (
-
-    select distinct same_customer.record_key, reached_record_keys.request_id
-    from reached_record_keys
+    select distinct
+        split_part(same_customer.record_key, ':', 1) as source_table,
+        substr(same_customer.record_key, length(split_part(same_customer.record_key, ':', 1)) + 2)
+            as source_record_id,
+        reached_records.request_id
+    from reached_records
     inner join {{ registry }} as reached_customer
-        on reached_customer.record_key = reached_record_keys.record_key
+        on reached_customer.record_key = reached_records.source_table || ':' || reached_records.source_record_id
     inner join {{ registry }} as same_customer
         on same_customer.customer_id = reached_customer.customer_id
 
 ),
 
-person_rows as (
+person_records as (
 
-    select * from reached_rows
+    select source_table, source_record_id, raw_row_hash, row_id, request_id from reached_records
     union
-    select distinct row_identifiers.source_table, row_identifiers.raw_row_hash, resolved_record_keys.request_id
-    from resolved_record_keys
-    inner join row_identifiers
-        on row_identifiers.identifier_type = 'record_key'
-        and row_identifiers.identifier_value = resolved_record_keys.record_key
+    select source_table, source_record_id, null, 'key:' || source_record_id, request_id from resolved_records
 
 ),
 {% else %}
-person_rows as (
+person_records as (
 
-    select * from reached_rows
+    select source_table, source_record_id, raw_row_hash, row_id, request_id from reached_records
 
 ),
 {% endif %}
 
 device_ids as (
 
-    select distinct row_identifiers.identifier_value as anonymous_id, person_rows.request_id
-    from person_rows
+    select distinct row_identifiers.identifier_value as anonymous_id, person_records.request_id
+    from person_records
     inner join row_identifiers
-        on row_identifiers.raw_row_hash = person_rows.raw_row_hash
-        and row_identifiers.source_table = person_rows.source_table
+        on row_identifiers.row_id = person_records.row_id
+        and row_identifiers.source_table = person_records.source_table
     where row_identifiers.identifier_type = 'anonymous_id'
       and not {{ cdp.is_blocklisted_identifier('row_identifiers.identifier_type', 'row_identifiers.identifier_value') }}
 
 ),
 
-device_rows as (
+device_records as (
 
-    select distinct row_identifiers.source_table, row_identifiers.raw_row_hash, device_ids.request_id
+    select distinct
+        row_identifiers.source_table,
+        row_identifiers.source_record_id,
+        row_identifiers.raw_row_hash,
+        row_identifiers.row_id,
+        device_ids.request_id
     from row_identifiers
     inner join device_ids on device_ids.anonymous_id = row_identifiers.identifier_value
     where row_identifiers.identifier_type = 'anonymous_id'
@@ -219,10 +254,15 @@ final as (
 
     select
         source_table,
+        source_record_id,
         raw_row_hash,
         min(request_id) as request_id
-    from (select * from person_rows union all select * from device_rows) as erased
-    group by source_table, raw_row_hash
+    from (
+        select * from person_records
+        union all
+        select * from device_records
+    ) as erased
+    group by source_table, row_id, source_record_id, raw_row_hash
 
 )
 

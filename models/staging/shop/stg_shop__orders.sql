@@ -1,8 +1,18 @@
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_erased_records('shop_orders') }}"
+) }}
+
+{#- Incremental (append-mostly): an incremental run restages only the orders
+    with newly landed versions (see the macro staging_batch). -#}
 with
 
 orders as (
 
-    select * from {{ ref('base_shop__orders') }}
+    {{ cdp.staging_batch('shop_orders') }}
 
 ),
 

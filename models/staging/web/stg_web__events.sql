@@ -1,8 +1,18 @@
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_erased_records('web_events') }}"
+) }}
+
+{#- Incremental (append-mostly): an incremental run stages only the message_ids
+    with newly landed rows (see the macro staging_batch). -#}
 with
 
 events as (
 
-    select * from {{ ref('base_web__events') }}
+    {{ cdp.staging_batch('web_events') }}
 
 ),
 

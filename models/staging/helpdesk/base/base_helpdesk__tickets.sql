@@ -27,7 +27,8 @@ renamed as (
         {{ cdp.parse_timestamp('created_at') }} as created_at,
         _loaded_at,
 
-        {{ cdp.row_as_json('landed_row') }} as _raw_row
+        -- serialised in `final`, for quarantined rows only
+        {{ cdp.row_as_object('landed_row') }} as _landed_row
 
     from source as landed_row
 
@@ -55,8 +56,11 @@ normalized as (
 final as (
 
     select
-        *,
-        {{ cdp.version_rank('ticket_id', '_loaded_at desc') }} as _version_rank
+        * exclude (_landed_row),
+        -- the row as landed, for the quarantine: only rows staging cannot use are serialised, so
+        -- staging's queries never build (or carry through the version window) a JSON per row
+        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row,
+        {{ cdp.version_rank('ticket_id', cdp.version_order('support_tickets')) }} as _version_rank
     from normalized
 
 )

@@ -42,7 +42,8 @@ renamed as (
         {{ cdp.parse_timestamp('received_at') }} as received_at,
         _loaded_at,
 
-        {{ cdp.row_as_json('landed_row') }} as _raw_row
+        -- serialised in `final`, for quarantined rows only
+        {{ cdp.row_as_object('landed_row') }} as _landed_row
 
     from source as landed_row
 
@@ -68,9 +69,12 @@ normalized as (
 final as (
 
     select
-        *,
+        * exclude (_landed_row),
+        -- the row as landed, for the quarantine: only rows staging cannot use are serialised, so
+        -- staging's queries never build (or carry through the version window) a JSON per row
+        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row,
         -- Segment delivers at least once: a repeated message_id is the same event
-        {{ cdp.version_rank('message_id', '_loaded_at asc') }} as _version_rank
+        {{ cdp.version_rank('message_id', cdp.version_order('web_events')) }} as _version_rank
     from normalized
 
 )
