@@ -80,11 +80,14 @@ def _settings():
         unique_id_column_name="record_key",
         probability_two_random_records_match=1 / 2000,
         blocking_rules_to_generate_predictions=[
+            # Every rule pairs a name with a second, rarer field: (first name, last name) or
+            # (first name, city) alone make blocks of thousands at 1M people ("james smith")
+            # and 466M pairs, most of them strangers with a common name. See docs/identity.md.
             block_on("last_name", "postal_code"),
-            block_on("first_name_canonical", "last_name"),
+            block_on("first_name_canonical", "postal_code"),
+            block_on("first_name_canonical", "last_name", "city"),
             block_on("last_name", "date_of_birth"),
             block_on("first_name_canonical", "date_of_birth"),
-            block_on("first_name_canonical", "city"),
             block_on("email_local_part"),
             "l.first_name = r.last_name and l.last_name = r.first_name",
         ],
