@@ -77,6 +77,11 @@ def test_incremental_run_compares_only_pairs_touching_changed_records(builds: di
     # the delta is small: most stored pairs are kept from the first run, not compared again
     kept = _rows(builds["before"], pairs) & _rows(builds["incremental"], pairs)
     assert len(kept) > 0.8 * len(_rows(builds["incremental"], pairs))
+    meta = "select last_run_mode, compared_records, compared_pairs, stored_pairs"
+    meta += " from intermediate.int_identity__splink_edges__model"
+    (mode, records, compared, stored), *_ = query(builds["incremental"], meta)
+    assert mode == "incremental" and 0 < compared < 0.25 * stored, (records, compared, stored)
+    assert query(builds["full"], meta)[0][0] == "full"
 
 
 def test_incremental_scores_clusters_and_ids_equal_a_full_rebuild(builds: dict[str, Path]) -> None:

@@ -193,6 +193,8 @@ def _score(connection, records_sql, state, model_path, train, full_rebuild, max_
             f" md5(cast(list_value({hashed}) as varchar)) as record_hash from ({records_sql})"
         )
         (record_count,) = connection.sql("select count(*) from records").fetchall()[0]
+        if record_count < 2 and not os.path.exists(model_path):
+            return OUTPUT_SCHEMA.empty_table()  # nothing to train on, nothing to score
         if record_count >= 2 and (train or not os.path.exists(model_path)):
             db_api = DuckDBAPI(connection)
             _train(Linker(db_api.register(connection.table("records")), _settings()), model_path, max_pairs)
@@ -247,11 +249,7 @@ def _score(connection, records_sql, state, model_path, train, full_rebuild, max_
         if full_rebuild:
             connection.execute(f"create or replace table {pairs_table} as {new_vectors}")
             connection.execute(
-                f"create or replace table {records_table} as"
-                " select record_key, record_hash from records"
-            )
-            connection.execute(
-                f"create or replace table {meta_table} as select '{fingerprint}' as fingerprint"
+                f"create or replace table {records_table} as select record_key, record_hash from records"
             )
         else:
             connection.execute(
@@ -261,14 +259,22 @@ def _score(connection, records_sql, state, model_path, train, full_rebuild, max_
             )
             connection.execute(f"insert into {pairs_table} {new_vectors}")
             connection.execute(
-                f"delete from {records_table}"
-                " where record_key in (select record_key from dirty)"
+                f"delete from {records_table} where record_key in (select record_key from dirty)"
             )
             connection.execute(
                 f"""insert into {records_table}
                     select record_key, record_hash from records
                     semi join dirty using (record_key)"""
             )
+        # what the last run did (a test and the bench read it)
+        connection.execute(
+            f"""create or replace table {meta_table} as
+                select '{fingerprint}' as fingerprint,
+                       '{"full" if full_rebuild else "incremental"}' as last_run_mode,
+                       (select count(*) from dirty) as compared_records,
+                       (select count(*) from __splink__blocked_id_pairs) as compared_pairs,
+                       (select count(*) from {pairs_table}) as stored_pairs"""
+        )
 
         # every stored pair, weighted with the current term frequencies (Splink's own SQL)
         tf_select = ", ".join(f"l.tf_{c} as tf_{c}_l, r.tf_{c} as tf_{c}_r" for c in tf_columns)
