@@ -731,6 +731,19 @@ class Bench:
             self.build_args(),
             self.cfg.t1,
         )
+        if self.relation_exists("intermediate.int_identity__splink_edges__model"):
+            # proof that the incremental path ran: its mode and how many pairs it compared
+            self.facts["identity_incremental"] = self.identity_facts()
+            with self.connect(read_only=True) as con:
+                (mode,) = con.execute(
+                    "select last_run_mode from intermediate.int_identity__splink_edges__model"
+                ).fetchall()[0]
+            self.facts["identity_incremental"]["splink_run_mode"] = mode
+            m.note = (
+                f"Splink {mode}: compared {self.facts['identity_incremental']['splink_compared_pairs']:,}"
+                f" of {self.facts['identity_incremental']['splink_stored_pairs']:,} pairs"
+                + (f"; {m.note}" if m.note else "")
+            )
         manifest = self.cfg.work_dir / "target_main" / "manifest.json"
         if manifest.is_file():
             nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
@@ -889,6 +902,14 @@ class Bench:
                 "select count(*) from intermediate.int_identity__edge_decisions where decision = 'accepted'"
             ),
             "customers": "select count(distinct customer_id) from marts.dim_customer_records",
+            # the Splink model's own record of its last run (full or incremental, pairs compared)
+            "splink_stored_pairs": "select stored_pairs from intermediate.int_identity__splink_edges__model",
+            "splink_compared_pairs": (
+                "select compared_pairs from intermediate.int_identity__splink_edges__model"
+            ),
+            "splink_compared_records": (
+                "select compared_records from intermediate.int_identity__splink_edges__model"
+            ),
         }
         facts: dict[str, Any] = {}
         with self.connect(read_only=True, database=database) as con:

@@ -56,30 +56,37 @@
     smallest node of its component. Returns the number of rounds. Used by the
     connected_components and guarded_edge_decisions materializations. -#}
 {% macro propagate_min_labels(edges, labels, next_labels, max_rounds=64) %}
-    {%- set state = namespace(converged=false, rounds=0) -%}
+    {#- The two tables take turns as source and result, so a round writes one table instead of
+        writing the result and copying it back; one copy at the end if needed. -#}
+    {%- set state = namespace(converged=false, rounds=0, source=labels, result=next_labels) -%}
     {%- for round in range(max_rounds) if not state.converged -%}
         {% call statement('cc_round') %}
-            {{ cdp.create_scratch_table(next_labels) }} as
+            {{ cdp.create_scratch_table(state.result) }} as
             with propagated as (
                 select edges.node, least(min(labels.label), min(own.label)) as label
                 from {{ edges }} as edges
-                inner join {{ labels }} as labels on labels.node = edges.neighbour
-                inner join {{ labels }} as own on own.node = edges.node
+                inner join {{ state.source }} as labels on labels.node = edges.neighbour
+                inner join {{ state.source }} as own on own.node = edges.node
                 group by edges.node
             )
             select propagated.node, least(propagated.label, coalesce(jumped.label, propagated.label)) as label
             from propagated
             left join propagated as jumped on jumped.node = propagated.label
         {% endcall %}
-        {%- set changed = run_query("select count(*) from " ~ next_labels ~ " as n inner join " ~ labels ~ " as o on o.node = n.node where n.label <> o.label").columns[0].values()[0] -%}
-        {% call statement('cc_swap') %}
-            {{ cdp.create_scratch_table(labels) }} as select * from {{ next_labels }}
-        {% endcall %}
+        {%- set changed = run_query("select count(*) from " ~ state.result ~ " as n inner join " ~ state.source ~ " as o on o.node = n.node where n.label <> o.label").columns[0].values()[0] -%}
+        {%- set previous = state.source -%}
+        {%- set state.source = state.result -%}
+        {%- set state.result = previous -%}
         {%- set state.rounds = state.rounds + 1 -%}
         {%- if changed == 0 -%}{%- set state.converged = true -%}{%- endif -%}
     {%- endfor -%}
     {%- if not state.converged -%}
         {{ exceptions.raise_compiler_error("connected components did not converge in " ~ max_rounds ~ " rounds; raise config max_rounds") }}
+    {%- endif -%}
+    {%- if state.source != labels -%}
+        {% call statement('cc_final') %}
+            {{ cdp.create_scratch_table(labels) }} as select * from {{ state.source }}
+        {% endcall %}
     {%- endif -%}
     {{ return(state.rounds) }}
 {% endmacro %}

@@ -63,6 +63,39 @@ class _Components:
         self.parent[right] = left
 
 
+def _groups(node_count, left_ids, right_ids, linkable):
+    """Pass 1: plain union-find over the linkable edges in edge order, no identifier values.
+
+    Returns each node's group (root) and, per edge, whether it merged two groups. In a group
+    whose records together break no per-customer limit the guard can never fire (a customer is
+    a subset of its group), so these are already the final decisions there; only the groups that
+    break a limit need the guarded pass with its value sets, which dominates the cost."""
+    parent = list(range(node_count))
+    merged = []
+    for left, right, is_linkable in zip(left_ids, right_ids, linkable, strict=True):
+        if not is_linkable:
+            merged.append(False)
+            continue
+        while parent[left] != left:
+            parent[left] = parent[parent[left]]
+            left = parent[left]
+        while parent[right] != right:
+            parent[right] = parent[parent[right]]
+            right = parent[right]
+        if left == right:
+            merged.append(False)
+        else:
+            parent[right] = left
+            merged.append(True)
+    roots = []
+    for node in range(node_count):
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        roots.append(root)
+    return roots, merged
+
+
 def _decide(left_ids, right_ids, linkable, components):
     codes, reasons = [], []
     for left_id, right_id, is_linkable in zip(left_ids, right_ids, linkable, strict=True):
@@ -132,13 +165,19 @@ def model(dbt, session):
         node_count = connection.sql(
             "select coalesce(max(greatest(left_id, right_id)) + 1, 0) from edge_decisions__candidates"
         ).fetchall()[0][0]
-        values = {}
-        for node_id, identifier_type, value_id in connection.sql(
+        left_ids, right_ids = edges["left_id"].tolist(), edges["right_id"].tolist()
+        linkable = edges["is_linkable"].tolist()
+        roots, merged = _groups(node_count, left_ids, right_ids, linkable)
+        group_table = pa.table(  # noqa: F841 - read by the query below through DuckDB's replacement scan
+            {"node_id": pa.array(range(node_count), pa.int32()), "group_id": pa.array(roots, pa.int32())}
+        )
+        connection.execute(
             f"""
+            create or replace temp table edge_decisions__limited as
             select keys.node_id, identifiers.identifier_type,
                    dense_rank() over (
                        partition by identifiers.identifier_type order by identifiers.identifier_value
-                   )
+                   ) as value_id
             from ({identifiers}) as identifiers
             inner join (
                 select left_record_key as record_key, left_id as node_id from edge_decisions__candidates
@@ -147,16 +186,44 @@ def model(dbt, session):
             ) as keys on keys.record_key = identifiers.record_key
             where identifiers.identifier_type in ({limited_types})
             """
-        ).fetchall():
+        )
+        limit_cases = " or ".join(
+            f"count(distinct value_id) filter (where identifier_type = '{t}') > {n}"
+            for t, n in limits.items()
+        )
+        # only the groups whose records together break a limit go through the guarded pass
+        unsafe_rows = connection.sql(
+            f"""
+            with limited as (select * from edge_decisions__limited),
+            unsafe_groups as (
+                select g.group_id from limited inner join group_table as g using (node_id)
+                group by g.group_id having {limit_cases or "false"}
+            )
+            select limited.node_id, limited.identifier_type, limited.value_id
+            from limited inner join group_table as g using (node_id)
+            where g.group_id in (select group_id from unsafe_groups)
+            """
+        ).fetchall()
+        values = {}
+        for node_id, identifier_type, value_id in unsafe_rows:
             by_type = values.setdefault(node_id, {})
             by_type[identifier_type] = by_type.get(identifier_type, frozenset()) | {value_id}
+        unsafe = {roots[node_id] for node_id in values}
 
-        codes, reasons = _decide(
-            edges["left_id"].tolist(),
-            edges["right_id"].tolist(),
-            edges["is_linkable"].tolist(),
-            _Components(node_count, values, limits),
-        )
+        codes = [
+            ACCEPTED if m else (REDUNDANT if k else BLOCKED) for m, k in zip(merged, linkable, strict=True)
+        ]
+        reasons = [None] * len(codes)
+        guarded = [i for i, left in enumerate(left_ids) if linkable[i] and roots[left] in unsafe]
+        if guarded:
+            guarded_codes, guarded_reasons = _decide(
+                [left_ids[i] for i in guarded],
+                [right_ids[i] for i in guarded],
+                [True] * len(guarded),
+                _Components(node_count, values, limits),
+            )
+            for i, code, reason in zip(guarded, guarded_codes, guarded_reasons, strict=True):
+                codes[i], reasons[i] = code, reason
         decisions = pa.table(  # noqa: F841 - read by the query below through DuckDB's replacement scan
             {
                 "edge_order": pa.array(range(1, len(codes) + 1), pa.int64()),
@@ -182,9 +249,9 @@ def model(dbt, session):
                 end as decision_reason
             from edge_decisions__candidates as c
             inner join decisions as d on d.edge_order = c.edge_order
-            order by c.edge_order
             """
         ).to_arrow_table()
     finally:
         connection.execute("drop table if exists edge_decisions__candidates")
+        connection.execute("drop table if exists edge_decisions__limited")
     return table

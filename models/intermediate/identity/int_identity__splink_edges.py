@@ -1,12 +1,28 @@
-"""Probabilistic links between person records, scored by Splink (Fellegi-Sunter).
+"""Probabilistic links between person records, scored by Splink (Fellegi-Sunter), incrementally.
 
 The trained model is a JSON file in the repo (reviewed like code); it is loaded
 for every build so results are deterministic. Training runs only when the var
-`cdp_splink_train` is true or no model file exists. Splink's scratch tables go
-to an in-memory database attached for the duration of the model, so the
-warehouse file is left as it was.
+`cdp_splink_train` is true or no model file exists.
+
+Scoring is split in two so that a run only compares what changed and still gives
+exactly the scores of a full rebuild (docs/identity.md, "Incremental identity"):
+
+1. comparison vectors: the gamma level of every comparison for every blocked pair.
+   They depend on the two records only, so they are kept in the state table
+   `<this>__pairs` and computed again only for pairs touching a new or changed
+   record (`<this>__records` holds a hash of each record's compared columns);
+2. match weights: Splink's own SQL (predict from comparison vectors) over *all*
+   stored pairs, with the m/u of the model and term frequencies of the current
+   data. Term frequencies depend on every record, so old pairs are re-weighted on
+   every run: cheap SQL, no string comparisons.
+
+A full rebuild (`--full-refresh`, var `cdp_identity_full_rebuild`, retraining, or
+a model whose blocking rules or comparisons changed) recomputes every vector.
+Scratch work runs in an in-memory database attached for the duration.
 """
 
+import hashlib
+import json
 import logging
 import os
 
@@ -22,6 +38,8 @@ OUTPUT_SCHEMA = pa.schema(
         ("comparison_levels", pa.string()),
     ]
 )
+
+VECTORS = "__splink__df_comparison_vectors"
 
 COMPARED_COLUMNS = [
     "first_name",
@@ -80,11 +98,14 @@ def _settings():
         unique_id_column_name="record_key",
         probability_two_random_records_match=1 / 2000,
         blocking_rules_to_generate_predictions=[
+            # Every rule pairs a name with a second, rarer field: (first name, last name) or
+            # (first name, city) alone make blocks of thousands at 1M people ("james smith")
+            # and 466M pairs, most of them strangers with a common name. See docs/identity.md.
             block_on("last_name", "postal_code"),
-            block_on("first_name_canonical", "last_name"),
+            block_on("first_name_canonical", "postal_code"),
+            block_on("first_name_canonical", "last_name", "city"),
             block_on("last_name", "date_of_birth"),
             block_on("first_name_canonical", "date_of_birth"),
-            block_on("first_name_canonical", "city"),
             block_on("email_local_part"),
             "l.first_name = r.last_name and l.last_name = r.first_name",
         ],
@@ -126,33 +147,143 @@ def model(dbt, session):
     dbt.config(materialized="table")
     threshold = float(dbt.config.get("match_probability_threshold"))
     model_path = dbt.config.get("splink_model_path")
-    train = str(dbt.config.get("splink_train")).lower() in ("true", "1", "yes")
+    train = _flag(dbt.config.get("splink_train"))
+    full_rebuild = train or _flag(dbt.config.get("full_rebuild"))
     max_pairs = float(dbt.config.get("splink_training_max_pairs"))
 
     logging.getLogger("splink").setLevel(logging.WARNING)
 
-    records = dbt.ref("int_identity__splink_input")
+    records_sql = dbt.ref("int_identity__splink_input").sql_query()
+    state = f'"{dbt.this.database}"."{dbt.this.schema}"."{dbt.this.identifier}'
     connection = _duckdb_connection(session)
-    record_count = connection.sql(f"select count(*) from ({records.sql_query()})").fetchall()[0][0]
-    table = OUTPUT_SCHEMA.empty_table()
-    if record_count >= 2:
-        table = _score(connection, records.sql_query(), model_path, train, max_pairs, threshold)
-    return table
+    return _score(connection, records_sql, state, model_path, train, full_rebuild, max_pairs, threshold)
 
 
-def _score(connection, records_sql, model_path, train, max_pairs, threshold):
+def _flag(value: object) -> bool:
+    return str(value).lower() in ("true", "1", "yes")
+
+
+def _fingerprint(settings: dict) -> str:
+    """What the stored comparison vectors depend on: blocking rules and comparison levels."""
+    keys = ("blocking_rules_to_generate_predictions", "comparisons", "unique_id_column_name", "link_type")
+    relevant = {k: settings.get(k) for k in keys}
+    for comparison in relevant["comparisons"] or []:
+        for level in comparison.get("comparison_levels", []):
+            for trained in ("m_probability", "u_probability", "tf_adjustment_weight", "tf_minimum_u_value"):
+                level.pop(trained, None)
+    return hashlib.md5(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def _score(connection, records_sql, state, model_path, train, full_rebuild, max_pairs, threshold):
     from splink import DuckDBAPI, Linker
+    from splink.internals.comparison_vector_values import compute_comparison_vector_values_from_id_pairs_sqls
+    from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
 
+    pairs_table, records_table, meta_table = f'{state}__pairs"', f'{state}__records"', f'{state}__model"'
     previous_database = connection.sql("select current_database()").fetchall()[0][0]
     connection.execute("attach if not exists ':memory:' as splink_scratch")
     connection.execute("use splink_scratch")
     try:
-        source = connection.sql(records_sql)
-        db_api = DuckDBAPI(connection)
-        if train or not os.path.exists(model_path):
-            _train(Linker(db_api.register(source), _settings()), model_path, max_pairs)
-        linker = Linker(db_api.register(source), model_path)
-        predictions = linker.inference.predict(threshold_match_probability=threshold)
+        record_columns = [
+            c for c in connection.sql(f"select * from ({records_sql}) limit 0").columns if c != "record_key"
+        ]
+        hashed = ", ".join(f"cast({c} as varchar)" for c in record_columns)
+        connection.execute(
+            "create or replace table records as select *,"
+            f" md5(cast(list_value({hashed}) as varchar)) as record_hash from ({records_sql})"
+        )
+        (record_count,) = connection.sql("select count(*) from records").fetchall()[0]
+        if record_count < 2 and not os.path.exists(model_path):
+            return OUTPUT_SCHEMA.empty_table()  # nothing to train on, nothing to score
+        if record_count >= 2 and (train or not os.path.exists(model_path)):
+            db_api = DuckDBAPI(connection)
+            _train(Linker(db_api.register(connection.table("records")), _settings()), model_path, max_pairs)
+        with open(model_path, encoding="utf-8") as f:
+            model_json = json.load(f)
+        fingerprint = _fingerprint(json.loads(json.dumps(model_json)))
+        settings = Linker(
+            DuckDBAPI(connection).register(connection.table("records")), model_path
+        )._settings_obj
+
+        stored = _state_exists(connection, pairs_table, records_table, meta_table)
+        if stored and not full_rebuild:
+            (stored_fingerprint,) = connection.sql(f"select fingerprint from {meta_table}").fetchall()[0]
+            full_rebuild = stored_fingerprint != fingerprint
+        full_rebuild = full_rebuild or not stored
+
+        # which records need their pairs compared again: all of them, or the new and changed ones
+        if full_rebuild:
+            connection.execute("create or replace table dirty as select record_key from records")
+        else:
+            connection.execute(
+                f"""
+                create or replace table dirty as
+                select record_key from records
+                except select record_key from records
+                    semi join {records_table} as s using (record_key, record_hash)
+                union
+                select record_key from {records_table} anti join records using (record_key)
+                """
+            )
+        tf_columns = sorted(c.unquote().name for c in settings._term_frequency_columns)
+        _blocked_pairs(connection, model_json, full_rebuild)
+        _term_frequencies(connection, tf_columns)
+        sqls = compute_comparison_vector_values_from_id_pairs_sqls(
+            settings._columns_to_select_for_blocking,
+            settings._columns_to_select_for_comparison_vector_values,
+            input_tablename_l="__splink__df_concat_with_tf",
+            input_tablename_r="__splink__df_concat_with_tf",
+            source_dataset_input_column=settings.column_info_settings.source_dataset_input_column,
+            unique_id_input_column=settings.column_info_settings.unique_id_input_column,
+        )
+        gammas = [c for c in connection.sql(_cte_chain(sqls) + " limit 0").columns if c.startswith("gamma_")]
+        new_vectors = (
+            "select record_key_l, record_key_r, match_key, "
+            + ", ".join(gammas)
+            + " from ("
+            + _cte_chain(sqls)
+            + ")"
+        )
+
+        # the state tables are named with their database, so they land in the warehouse
+        if full_rebuild:
+            connection.execute(f"create or replace table {pairs_table} as {new_vectors}")
+            connection.execute(
+                f"create or replace table {records_table} as select record_key, record_hash from records"
+            )
+        else:
+            connection.execute(
+                f"""delete from {pairs_table}
+                    where record_key_l in (select record_key from dirty)
+                       or record_key_r in (select record_key from dirty)"""
+            )
+            connection.execute(f"insert into {pairs_table} {new_vectors}")
+            connection.execute(
+                f"delete from {records_table} where record_key in (select record_key from dirty)"
+            )
+            connection.execute(
+                f"""insert into {records_table}
+                    select record_key, record_hash from records
+                    semi join dirty using (record_key)"""
+            )
+        # what the last run did (a test and the bench read it)
+        connection.execute(
+            f"""create or replace table {meta_table} as
+                select '{fingerprint}' as fingerprint,
+                       '{"full" if full_rebuild else "incremental"}' as last_run_mode,
+                       (select count(*) from dirty) as compared_records,
+                       (select count(*) from __splink__blocked_id_pairs) as compared_pairs,
+                       (select count(*) from {pairs_table}) as stored_pairs"""
+        )
+
+        # every stored pair, weighted with the current term frequencies (Splink's own SQL)
+        tf_select = ", ".join(f"l.tf_{c} as tf_{c}_l, r.tf_{c} as tf_{c}_r" for c in tf_columns)
+        vectors = (
+            f"select p.*{', ' + tf_select if tf_select else ''} from {pairs_table} as p"
+            " inner join __splink__df_concat_with_tf as l on l.record_key = p.record_key_l"
+            " inner join __splink__df_concat_with_tf as r on r.record_key = p.record_key_r"
+        )
+        predict = predict_from_comparison_vectors_sqls_using_settings(settings, threshold)
         levels = " || ',' || ".join(
             f"'{c}=' || coalesce(cast(round(mw_{c}, 2) as varchar), '')" for c in COMPARED_COLUMNS
         )
@@ -164,11 +295,75 @@ def _score(connection, records_sql, model_path, train, max_pairs, threshold):
                 match_probability,
                 match_weight,
                 {levels} as comparison_levels
-            from {predictions.physical_name}
+            from ({_cte_chain([{"sql": vectors, "output_table_name": VECTORS}, *predict])})
             """
         ).to_arrow_table()
-        linker.table_management.delete_tables_created_by_splink_from_db()
         return table.cast(OUTPUT_SCHEMA)
     finally:
         connection.execute(f'use "{previous_database}"')
         connection.execute("detach splink_scratch")
+
+
+def _state_exists(connection, *tables: str) -> bool:
+    for table in tables:
+        try:
+            connection.sql(f"select 1 from {table} limit 0").fetchall()
+        except duckdb.CatalogException:
+            return False
+    return True
+
+
+def _cte_chain(sqls: list[dict[str, str]]) -> str:
+    ctes = ",\n".join(f"{s['output_table_name']} as ({s['sql']})" for s in sqls)
+    return f"with {ctes} select * from {sqls[-1]['output_table_name']}"
+
+
+def _blocked_pairs(connection, model_json: dict, full_rebuild: bool) -> None:
+    """`__splink__blocked_id_pairs` (join_key_l < join_key_r, match_key = first rule that finds the
+    pair, as Splink numbers them) for the pairs that touch a dirty record. Every rule is symmetric
+    (equalities between l and r), so a pair is found from either end and its orientation is fixed
+    by the keys: the same pair gets the same vector in a full and an incremental run."""
+    rules = [
+        r["blocking_rule"] if isinstance(r, dict) else r
+        for r in model_json["blocking_rules_to_generate_predictions"]
+    ]
+    if full_rebuild:
+        scope = "l.record_key < r.record_key"
+    else:
+        # l is dirty; r is clean, or dirty with a larger key (each dirty-dirty pair once)
+        scope = (
+            "l.record_key in (select record_key from dirty)"
+            " and (r.record_key not in (select record_key from dirty) or l.record_key < r.record_key)"
+        )
+    found = " union all ".join(
+        f"select l.record_key as key_a, r.record_key as key_b, {i} as rule_index"
+        f" from records as l inner join records as r on ({rule}) where {scope}"
+        for i, rule in enumerate(rules)
+    )
+    connection.execute(
+        f"""
+        create or replace table __splink__blocked_id_pairs as
+        select cast(min(rule_index) as varchar) as match_key,
+               least(key_a, key_b) as join_key_l, greatest(key_a, key_b) as join_key_r
+        from ({found})
+        group by least(key_a, key_b), greatest(key_a, key_b)
+        """
+    )
+
+
+def _term_frequencies(connection, tf_columns: list[str]) -> None:
+    """`__splink__df_concat_with_tf`: the records with Splink's term frequency of each value
+    (share of the non-null values of the column, over all current records)."""
+    joins, selects = [], []
+    for c in tf_columns:
+        connection.execute(
+            f"""create or replace table tf_{c} as
+                select {c}, cast(count(*) as double) / (select count({c}) from records) as tf_{c}
+                from records where {c} is not null group by {c}"""
+        )
+        joins.append(f"left join tf_{c} on records.{c} = tf_{c}.{c}")
+        selects.append(f"tf_{c}.tf_{c}")
+    connection.execute(
+        f"""create or replace table __splink__df_concat_with_tf as
+            select records.*{", " + ", ".join(selects) if selects else ""} from records {" ".join(joins)}"""
+    )

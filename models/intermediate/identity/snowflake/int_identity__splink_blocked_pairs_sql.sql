@@ -47,7 +47,7 @@ INNER JOIN __splink__df_concat AS r
       l.first_name_canonical = r.first_name_canonical
     )
     AND (
-      l.last_name = r.last_name
+      l.postal_code = r.postal_code
     )
   )
 WHERE
@@ -67,6 +67,49 @@ WHERE
 UNION ALL
 SELECT
   '2' AS match_key,
+  l.record_key AS join_key_l,
+  r.record_key AS join_key_r
+FROM __splink__df_concat AS l
+INNER JOIN __splink__df_concat AS r
+  ON (
+    (
+      l.first_name_canonical = r.first_name_canonical
+    )
+    AND (
+      l.last_name = r.last_name
+    )
+    AND (
+      l.city = r.city
+    )
+  )
+WHERE
+  l.record_key < r.record_key
+  AND NOT (
+    COALESCE(
+      (
+        (
+          l.last_name = r.last_name
+        ) AND (
+          l.postal_code = r.postal_code
+        )
+      ),
+      FALSE
+    )
+    OR COALESCE(
+      (
+        (
+          l.first_name_canonical = r.first_name_canonical
+        )
+        AND (
+          l.postal_code = r.postal_code
+        )
+      ),
+      FALSE
+    )
+  )
+UNION ALL
+SELECT
+  '3' AS match_key,
   l.record_key AS join_key_l,
   r.record_key AS join_key_r
 FROM __splink__df_concat AS l
@@ -97,7 +140,21 @@ WHERE
           l.first_name_canonical = r.first_name_canonical
         )
         AND (
+          l.postal_code = r.postal_code
+        )
+      ),
+      FALSE
+    )
+    OR COALESCE(
+      (
+        (
+          l.first_name_canonical = r.first_name_canonical
+        )
+        AND (
           l.last_name = r.last_name
+        )
+        AND (
+          l.city = r.city
         )
       ),
       FALSE
@@ -105,7 +162,7 @@ WHERE
   )
 UNION ALL
 SELECT
-  '3' AS match_key,
+  '4' AS match_key,
   l.record_key AS join_key_l,
   r.record_key AS join_key_r
 FROM __splink__df_concat AS l
@@ -137,44 +194,6 @@ WHERE
           l.first_name_canonical = r.first_name_canonical
         )
         AND (
-          l.last_name = r.last_name
-        )
-      ),
-      FALSE
-    )
-    OR COALESCE(
-      (
-        (
-          l.last_name = r.last_name
-        ) AND (
-          l.date_of_birth = r.date_of_birth
-        )
-      ),
-      FALSE
-    )
-  )
-UNION ALL
-SELECT
-  '4' AS match_key,
-  l.record_key AS join_key_l,
-  r.record_key AS join_key_r
-FROM __splink__df_concat AS l
-INNER JOIN __splink__df_concat AS r
-  ON (
-    (
-      l.first_name_canonical = r.first_name_canonical
-    ) AND (
-      l.city = r.city
-    )
-  )
-WHERE
-  l.record_key < r.record_key
-  AND NOT (
-    COALESCE(
-      (
-        (
-          l.last_name = r.last_name
-        ) AND (
           l.postal_code = r.postal_code
         )
       ),
@@ -188,6 +207,9 @@ WHERE
         AND (
           l.last_name = r.last_name
         )
+        AND (
+          l.city = r.city
+        )
       ),
       FALSE
     )
@@ -196,17 +218,6 @@ WHERE
         (
           l.last_name = r.last_name
         ) AND (
-          l.date_of_birth = r.date_of_birth
-        )
-      ),
-      FALSE
-    )
-    OR COALESCE(
-      (
-        (
-          l.first_name_canonical = r.first_name_canonical
-        )
-        AND (
           l.date_of_birth = r.date_of_birth
         )
       ),
@@ -242,7 +253,21 @@ WHERE
           l.first_name_canonical = r.first_name_canonical
         )
         AND (
+          l.postal_code = r.postal_code
+        )
+      ),
+      FALSE
+    )
+    OR COALESCE(
+      (
+        (
+          l.first_name_canonical = r.first_name_canonical
+        )
+        AND (
           l.last_name = r.last_name
+        )
+        AND (
+          l.city = r.city
         )
       ),
       FALSE
@@ -264,16 +289,6 @@ WHERE
         )
         AND (
           l.date_of_birth = r.date_of_birth
-        )
-      ),
-      FALSE
-    )
-    OR COALESCE(
-      (
-        (
-          l.first_name_canonical = r.first_name_canonical
-        ) AND (
-          l.city = r.city
         )
       ),
       FALSE
@@ -308,7 +323,21 @@ WHERE
           l.first_name_canonical = r.first_name_canonical
         )
         AND (
+          l.postal_code = r.postal_code
+        )
+      ),
+      FALSE
+    )
+    OR COALESCE(
+      (
+        (
+          l.first_name_canonical = r.first_name_canonical
+        )
+        AND (
           l.last_name = r.last_name
+        )
+        AND (
+          l.city = r.city
         )
       ),
       FALSE
@@ -330,16 +359,6 @@ WHERE
         )
         AND (
           l.date_of_birth = r.date_of_birth
-        )
-      ),
-      FALSE
-    )
-    OR COALESCE(
-      (
-        (
-          l.first_name_canonical = r.first_name_canonical
-        ) AND (
-          l.city = r.city
         )
       ),
       FALSE
