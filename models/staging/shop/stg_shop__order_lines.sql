@@ -1,24 +1,12 @@
-{{ config(
-    materialized='incremental',
-    unique_key='order_id',
-    incremental_strategy='delete+insert',
-    tmp_relation_type='transient' if target.type == 'snowflake' else none,
-    post_hook="{{ cdp.delete_stale_order_lines() }}"
-) }}
-
-{#- Incremental: an incremental run unpacks only the orders with raw rows
-    newer than the lines held (the batch of stg_shop__orders) (unique_key order_id: delete+insert
-    replaces all lines of such an order). Lines of an order that was erased,
-    or whose new version has no lines, are deleted by the post-hook: a line
-    must belong to the order version stg_shop__orders holds. -#}
--- depends_on: {{ ref('stg_shop__orders') }}
+{#- A table rebuilt from the staged orders' base rows. (Incremental unpacking
+    of only the batch's orders, with a post-hook deleting stale lines, failed
+    on malformed line_items: DuckDB cast the JSON before the validity filter
+    in that plan. Left for later; the table costs ~5 s at 100k people.) -#}
 with
 
 orders as (
 
-    select * from (
-        {{ cdp.staging_batch('shop_orders') }}
-    ) as batch
+    select * from {{ ref('base_shop__orders') }}
     where {{ cdp.is_staged('shop_orders') }}
 
 ),
