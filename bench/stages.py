@@ -353,10 +353,11 @@ class Bench:
     def build_args(
         self, select: list[str] | None = None, exclude: list[str] | None = None, full_refresh: bool = False
     ) -> list[str]:
-        """`dbt build` arguments; raw seeds never run, tests only if configured."""
-        exclude = [EXCLUDE_RAW_SEEDS, *(exclude or [])]
+        """`dbt build` arguments as a scheduled run uses them: raw seeds never run, unit tests
+        never (they check code, not data: `make test` and CI run them), data tests if configured."""
+        exclude = [EXCLUDE_RAW_SEEDS, "resource_type:unit_test", *(exclude or [])]
         if not self.cfg.dbt_tests:
-            exclude += ["resource_type:test", "resource_type:unit_test"]
+            exclude += ["resource_type:test"]
         args = ["build"] + (["--full-refresh"] if full_refresh else [])
         if select:
             # a stage runs the tests it can: not those that also read a later stage's models
@@ -367,7 +368,7 @@ class Bench:
 
     @property
     def build_name(self) -> str:
-        return "dbt build" if self.cfg.dbt_tests else "dbt build, no tests"
+        return "dbt build, data tests" if self.cfg.dbt_tests else "dbt build, no tests"
 
     # ---- stages ------------------------------------------------------------------------------
 
