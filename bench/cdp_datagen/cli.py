@@ -17,13 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--people", type=int, default=1000, help="true persons (default 1000)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument(
-        "--now", default=DEFAULT_NOW, help=f"clock anchor, ISO-8601 (default {DEFAULT_NOW})"
-    )
+    p.add_argument("--now", default=DEFAULT_NOW, help=f"clock anchor, ISO-8601 (default {DEFAULT_NOW})")
     p.add_argument("--format", choices=FORMATS, default="duckdb", dest="fmt")
-    p.add_argument(
-        "--out", type=Path, required=True, help="directory (csv, parquet) or DuckDB file (duckdb)"
-    )
+    p.add_argument("--out", type=Path, required=True, help="directory (csv, parquet) or DuckDB file (duckdb)")
     p.add_argument(
         "--events-per-person",
         type=float,

@@ -48,9 +48,7 @@ def plan_orders(ctx: Ctx) -> None:
     iord = np.repeat(np.arange(k), n_items)
     m = iord.size
     iperson = oidx[iord]
-    cat = np.where(
-        rng.random(m) < 0.5, P.fav_cat[iperson], rng.integers(0, len(vocab.CATEGORIES), m)
-    )
+    cat = np.where(rng.random(m) < 0.5, P.fav_cat[iperson], rng.integers(0, len(vocab.CATEGORIES), m))
     sku = cat * vocab.SKUS_PER_CATEGORY + rng.integers(0, vocab.SKUS_PER_CATEGORY, m)
     qty = rng.choice([1, 2, 3], size=m, p=[0.8, 0.15, 0.05])
     prices = np.stack([cat_["price_usd"], cat_["price_gbp"], cat_["price_eur"]])

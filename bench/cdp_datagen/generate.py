@@ -66,8 +66,7 @@ def generate(cfg: GenConfig, fmt: str, out: Path, log: TextIO = sys.stderr) -> s
                 build(ctx)
             if n_chunks > 1:
                 print(
-                    f"chunk {ci + 1}/{n_chunks}: people {hi:,} "
-                    f"({time.perf_counter() - started:.1f}s)",
+                    f"chunk {ci + 1}/{n_chunks}: people {hi:,} ({time.perf_counter() - started:.1f}s)",
                     file=log,
                     flush=True,
                 )
@@ -86,8 +85,7 @@ def generate(cfg: GenConfig, fmt: str, out: Path, log: TextIO = sys.stderr) -> s
     t0 = time.perf_counter()
     target.finish(con)
     print(
-        f"write {fmt} -> {out} {time.perf_counter() - t0:.2f}s; "
-        f"total {time.perf_counter() - started:.2f}s",
+        f"write {fmt} -> {out} {time.perf_counter() - t0:.2f}s; total {time.perf_counter() - started:.2f}s",
         file=log,
         flush=True,
     )

@@ -103,10 +103,7 @@ END
 
 
 def _country_sql() -> str:
-    parts = [
-        f"WHEN '{c}' THEN list_element({sql_list(v)}, fmt + 1)"
-        for c, v in _COUNTRY_VARIANTS.items()
-    ]
+    parts = [f"WHEN '{c}' THEN list_element({sql_list(v)}, fmt + 1)" for c, v in _COUNTRY_VARIANTS.items()]
     return "CASE cc " + " ".join(parts) + " ELSE cc END"
 
 

@@ -256,9 +256,9 @@ def make_people(
         dom_i[m] = rng.choice(g, size=first_k, p=p)
 
     # Postcodes: numeric ranges per city (GB and NL get letters added in SQL).
-    pc_num = voc.city_lo[city_i] + (
-        rng.random(n) * (voc.city_hi[city_i] - voc.city_lo[city_i] + 1)
-    ).astype(np.int64)
+    pc_num = voc.city_lo[city_i] + (rng.random(n) * (voc.city_hi[city_i] - voc.city_lo[city_i] + 1)).astype(
+        np.int64
+    )
     gb_in = rng.integers(0, len(vocab.GB_INWARD_LETTERS), size=(n, 2))
     nl_let = rng.integers(0, len(vocab.NL_POSTCODE_LETTERS), size=(n, 2))
 
@@ -279,9 +279,7 @@ def make_people(
             b = [f"{200 + v // 10000:03d}{v % 10000:04d}" for v in x.tolist()]
             a = [
                 voc.area_codes[int(ct)][int(k) % len(voc.area_codes[int(ct)])].as_py()
-                for ct, k in zip(
-                    city_i[m].tolist(), rng.integers(0, 4, size=m.size).tolist(), strict=True
-                )
+                for ct, k in zip(city_i[m].tolist(), rng.integers(0, 4, size=m.size).tolist(), strict=True)
             ]
         elif c == "GB":
             x = _perm(rank[m], 600_000_000, 11 + cfg.seed)
@@ -300,9 +298,7 @@ def make_people(
             pick = rng.integers(0, len(_DE_MOBILE), size=m.size)
             a = [
                 _DE_MOBILE[int(k)] if mob else _DE_CITY_AREAS[voc.city[int(ct)].as_py()]
-                for mob, k, ct in zip(
-                    mobile.tolist(), pick.tolist(), city_i[m].tolist(), strict=True
-                )
+                for mob, k, ct in zip(mobile.tolist(), pick.tolist(), city_i[m].tolist(), strict=True)
             ]
         elif c == "FR":
             x = _perm(rank[m], 100_000_000, 17 + cfg.seed)
@@ -329,9 +325,7 @@ def make_people(
         (
             b
             + " "
-            + vocab.COMPANY_SUFFIX[vocab.COUNTRIES[c]][
-                s % len(vocab.COMPANY_SUFFIX[vocab.COUNTRIES[c]])
-            ]
+            + vocab.COMPANY_SUFFIX[vocab.COUNTRIES[c]][s % len(vocab.COMPANY_SUFFIX[vocab.COUNTRIES[c]])]
         ).strip()
         if hc
         else None
@@ -364,10 +358,7 @@ def make_people(
         + letters_gb[gb_in[:, 1]],
         np.where(
             cc == "NL",
-            pc_num.astype(str).astype(object)
-            + " "
-            + letters_nl[nl_let[:, 0]]
-            + letters_nl[nl_let[:, 1]],
+            pc_num.astype(str).astype(object) + " " + letters_nl[nl_let[:, 0]] + letters_nl[nl_let[:, 1]],
             np.where(
                 cc == "US",
                 np.char.zfill(pc_num.astype(str), 5),
@@ -418,9 +409,7 @@ def make_people(
         cfg.now_s - (91 + rng.random(n) * 310) * DAY,
         cfg.now_s - rng.exponential(12, size=n).clip(0, 60) * DAY,
     )
-    end = np.where(
-        membership["abandon"] | membership["intent"], cfg.now_s - rng.random(n) * DAY, end
-    )
+    end = np.where(membership["abandon"] | membership["intent"], cfg.now_s - rng.random(n) * DAY, end)
     oldest = cfg.now_s - cfg.history_days * DAY
     start = end - (0.03 + 0.97 * rng.random(n)) * (end - oldest)
     start = np.minimum(start, end - DAY)

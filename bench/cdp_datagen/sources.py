@@ -101,9 +101,7 @@ class Ctx:
         hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
         return lo + (self.rng.random(lo.size) * (hi - lo)).astype(np.int64)
 
-    def emit(
-        self, table: str, facts: pa.Table, exprs: dict[str, str], pk: str, started: float
-    ) -> None:
+    def emit(self, table: str, facts: pa.Table, exprs: dict[str, str], pk: str, started: float) -> None:
         """Render `facts` into raw.<table> and its ground-truth rows."""
         assert tuple(exprs) == TABLES[table], f"{table}: columns out of contract order"
         select = ", ".join(f'{sql} AS "{col}"' for col, sql in exprs.items())
@@ -190,9 +188,7 @@ def versions(
     return pa.concat_tables(parts)
 
 
-def _base(
-    ctx: Ctx, idx: np.ndarray, created: np.ndarray, upd: np.ndarray, table: str
-) -> dict[str, object]:
+def _base(ctx: Ctx, idx: np.ndarray, created: np.ndarray, upd: np.ndarray, table: str) -> dict[str, object]:
     return {
         "ord": ctx.ids(table, created),
         "created_ms": created,
@@ -218,11 +214,7 @@ def _name_sql(first: bool, p: str = "nf", q: str = "nl") -> str:
     """First/last name with per-field mess; `swap` puts each in the other's column."""
     f = f"cdp_name(first_name, nick, {p}_code, {p}_u, {p}_c, {p}_k)"
     lst = f"cdp_name(last_name, NULL, {q}_code, {q}_u, {q}_c, {q}_k)"
-    return (
-        f"CASE WHEN swap THEN {lst} ELSE {f} END"
-        if first
-        else f"CASE WHEN swap THEN {f} ELSE {lst} END"
-    )
+    return f"CASE WHEN swap THEN {lst} ELSE {f} END" if first else f"CASE WHEN swap THEN {f} ELSE {lst} END"
 
 
 EMAIL_SQL = "cdp_email(email, e_code, e_u, e_c, e_k, domain_typo)"
@@ -252,11 +244,7 @@ def crm_contacts(ctx: Ctx) -> None:
     )
     use_work = P.has_company[idx] & (rng.random(n) < 0.55)
     cols = _base(ctx, idx, created, upd, "crm_contacts")
-    cols |= (
-        mess.email_cols(rng, n, "manual")
-        | mess.name_cols(rng, n, "nf")
-        | mess.name_cols(rng, n, "nl")
-    )
+    cols |= mess.email_cols(rng, n, "manual") | mess.name_cols(rng, n, "nf") | mess.name_cols(rng, n, "nl")
     cols |= mess.phone_cols(rng, n, P.has_phone[idx] & (rng.random(n) < 0.8), 0.04, 0.03)
     cols |= _addr_codes(rng, n, 0.25)
     cols |= {
@@ -320,11 +308,7 @@ def shop_customers(ctx: Ctx) -> None:
         "off": ctx.offsets(idx),
         **ctx.person(idx),
     }
-    cols |= (
-        mess.email_cols(rng, n, "form")
-        | mess.name_cols(rng, n, "nf")
-        | mess.name_cols(rng, n, "nl")
-    )
+    cols |= mess.email_cols(rng, n, "form") | mess.name_cols(rng, n, "nf") | mess.name_cols(rng, n, "nl")
     cols |= mess.phone_cols(rng, n, P.has_phone[idx] & (rng.random(n) < 0.6), 0.02, 0.0)
     cols |= _addr_codes(rng, n, 0.10)
     cols |= {
@@ -374,9 +358,7 @@ def app_users(ctx: Ctx) -> None:
     signup: np.ndarray = app["signup_ms"]
     last_login = ctx.uniform_ms(signup, P.end[idx] * 1000)
     last_login = np.where(rng.random(n) < 0.05, -1, last_login)  # never logged in again
-    deleted = np.where(
-        rng.random(n) < 0.03, ctx.uniform_ms(np.maximum(last_login, signup), ctx.now_ms), -1
-    )
+    deleted = np.where(rng.random(n) < 0.03, ctx.uniform_ms(np.maximum(last_login, signup), ctx.now_ms), -1)
     second = app["second"]  # a second account, usually with the work email
     use_work = second & P.has_company[idx]
     cols = {
@@ -388,9 +370,7 @@ def app_users(ctx: Ctx) -> None:
         "off": ctx.offsets(idx),
         **ctx.person(idx),
     }
-    cols |= (
-        mess.email_cols(rng, n, "app") | mess.name_cols(rng, n, "nf") | mess.name_cols(rng, n, "nl")
-    )
+    cols |= mess.email_cols(rng, n, "app") | mess.name_cols(rng, n, "nf") | mess.name_cols(rng, n, "nl")
     cols |= mess.phone_cols(rng, n, P.has_phone[idx] & (rng.random(n) < 0.45), 0.01, 0.0)
     cols |= {
         "use_work": use_work,
@@ -477,8 +457,7 @@ def newsletter_signups(ctx: Ctx) -> None:
     exprs = {
         "signup_id": pk_col("newsletter_signups"),
         "email": EMAIL_SQL,
-        "first_name": "CASE WHEN show_name THEN cdp_name(first_name, nick, nf_code, nf_u, nf_c,"
-        " nf_k) END",
+        "first_name": "CASE WHEN show_name THEN cdp_name(first_name, nick, nf_code, nf_u, nf_c, nf_k) END",
         "source": f"list_element({mess.sql_list(vocab.NEWSLETTER_SOURCES)}, src + 1)",
         "opted_in": "cdp_bool(opted, b_fmt)",
         "signed_up_at": ts("created_ms", "ts1"),
@@ -513,11 +492,7 @@ def support_tickets(ctx: Ctx) -> None:
         rng.choice(4, size=n, p=[0.4, 0.3, 0.2, 0.1]),
     )
     cols = _base(ctx, idx, created, created, "support_tickets")
-    cols |= (
-        mess.email_cols(rng, n, "manual")
-        | mess.name_cols(rng, n, "nf")
-        | mess.name_cols(rng, n, "nl")
-    )
+    cols |= mess.email_cols(rng, n, "manual") | mess.name_cols(rng, n, "nf") | mess.name_cols(rng, n, "nl")
     cols |= mess.phone_cols(rng, n, P.has_phone[idx] & (rng.random(n) < 0.35), 0.03, 0.03)
     cols |= {
         "swap": np.zeros(n, dtype=bool),

@@ -200,10 +200,7 @@ def web_events(ctx: Ctx) -> None:
     prices = np.stack([cat_["price_usd"], cat_["price_gbp"], cat_["price_eur"]])
     sku_i = E["sku"]
     has_sku = (sku_i >= 0) & (
-        (E["kind"] == VIEWED)
-        | (E["kind"] == ADDED)
-        | (E["kind"] == CHECKOUT)
-        | (E["page"] == PRODUCT)
+        (E["kind"] == VIEWED) | (E["kind"] == ADDED) | (E["kind"] == CHECKOUT) | (E["page"] == PRODUCT)
     )
     sku_safe = np.where(has_sku, sku_i, 0)
     oi = E["order"]
@@ -347,8 +344,7 @@ def _exprs() -> dict[str, str]:
     )
     return {
         "message_id": "CASE WHEN pk_null THEN NULL ELSE message_id END",
-        "type": f"CASE kind WHEN {PAGE} THEN 'page' WHEN {IDENTIFY} THEN 'identify' "
-        "ELSE 'track' END",
+        "type": f"CASE kind WHEN {PAGE} THEN 'page' WHEN {IDENTIFY} THEN 'identify' ELSE 'track' END",
         "event": f"CASE WHEN kind IN ({PAGE}, {IDENTIFY}) THEN NULL ELSE "
         f"list_element({_l(EVENT_NAMES)}, kind + 1) END",
         "anonymous_id": "CASE WHEN server THEN NULL ELSE anon END",

@@ -58,9 +58,7 @@ class Target:
             elif self.fmt == "parquet":
                 for t in ALL_TABLES:
                     dest = str(self.out / f"{t}.parquet").replace("'", "''")
-                    con.execute(
-                        f"COPY {self.schema}.{t} TO '{dest}' (FORMAT parquet, COMPRESSION zstd)"
-                    )
+                    con.execute(f"COPY {self.schema}.{t} TO '{dest}' (FORMAT parquet, COMPRESSION zstd)")
             else:
                 con.execute("CHECKPOINT")
         finally:

@@ -74,9 +74,7 @@ class Ctx:
     out: Console = field(
         default_factory=lambda: Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     )
-    err: Console = field(
-        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
-    )
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True))
     _syncs: SyncsFile | None = None
     _profile: ProfileTarget | None = None
 
@@ -141,9 +139,7 @@ def _fail(ctx: Ctx, exc: BaseException, sync: str | None = None) -> int:
         code, kind, message = 1, "internal_error", f"{type(exc).__name__}: {exc}"
     message = REDACTOR.scrub(message)
     if ctx.json:
-        ctx.emit(
-            {"event": "error", "sync": sync, "error": kind, "message": message, "exit_code": code}
-        )
+        ctx.emit({"event": "error", "sync": sync, "error": kind, "message": message, "exit_code": code})
     else:
         prefix = f"{sync}: " if sync else ""
         ctx.err.print(f"[bold red]error[/] {prefix}{message}", markup=True)
@@ -177,9 +173,7 @@ def _main(
     typer_ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option(
-            "--config", "-c", envvar="CDP_SYNC_CONFIG", help="syncs YAML [sync/syncs.yml]"
-        ),
+        typer.Option("--config", "-c", envvar="CDP_SYNC_CONFIG", help="syncs YAML [sync/syncs.yml]"),
     ] = None,
     target: Annotated[
         str | None,
@@ -295,9 +289,7 @@ def plan_cmd(
         else:
             for p in results:
                 _print_plan(ctx, p)
-        changes = sum(
-            p["counts"][k] for p in results for k in ("add", "change", "remove", "delete")
-        )
+        changes = sum(p["counts"][k] for p in results for k in ("add", "change", "remove", "delete"))
         if detailed_exitcode and changes:
             raise PlanHasChanges(f"{changes} row(s) would be sent")
 
@@ -383,9 +375,7 @@ def _run_one(ctx: Ctx, sync: SyncConfig, target: str, force: bool) -> dict[str, 
     reporter: Reporter = JsonLinesReporter() if ctx.json else ConsoleReporter(ctx.err)
     dest = build_destination(sync, ctx.project_dir)
     with ctx.connect() as wh:
-        runner = SyncRunner(
-            sync, wh, dest, reporter, schema=ctx.syncs.state_schema, target_name=target
-        )
+        runner = SyncRunner(sync, wh, dest, reporter, schema=ctx.syncs.state_schema, target_name=target)
         return runner.run(force_unlock=force)
 
 
@@ -429,9 +419,7 @@ def status_cmd(typer_ctx: typer.Context, names: Names = None) -> None:
         if ctx.json:
             ctx.emit({"status": out})
             return
-        table = Table(
-            "sync", "last run", "status", "finished", "synced", "in flight", "failing", "given up"
-        )
+        table = Table("sync", "last run", "status", "finished", "synced", "in flight", "failing", "given up")
         for item in out:
             run = item["last_run"] or {}
             st = item["state"]
@@ -460,9 +448,7 @@ def history_cmd(
     name: Annotated[str, typer.Argument(help="sync name")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
     run_id: Annotated[str | None, typer.Option("--run", help="per-row outcomes of a run")] = None,
-    failed: Annotated[
-        bool, typer.Option("--failed", help="only rows that did not succeed")
-    ] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="only rows that did not succeed")] = False,
 ) -> None:
     """Past runs of a sync, or (with --run) the outcome of every row in one run."""
     ctx = _ctx(typer_ctx)
@@ -496,9 +482,7 @@ def history_cmd(
         if ctx.json:
             ctx.emit({"sync": name, "runs": runs})
             return
-        table = Table(
-            "run", "status", "started", "added", "changed", "removed", "deleted", "failed", "error"
-        )
+        table = Table("run", "status", "started", "added", "changed", "removed", "deleted", "failed", "error")
         for r in runs:
             table.add_row(
                 str(r["run_id"]),
@@ -563,9 +547,7 @@ def reset_cmd(
                 },
             )
         if ctx.json:
-            ctx.emit(
-                {"sync": name, "reset": "failed_only" if failed_only else "all", "rows": count}
-            )
+            ctx.emit({"sync": name, "reset": "failed_only" if failed_only else "all", "rows": count})
         else:
             ctx.out.print(f"{name}: {what} reset ({count} row(s)).")
 

@@ -54,9 +54,7 @@ class HttpSettings(_Model):
     max_retries: int = Field(5, ge=0)
     backoff_base: float = Field(0.5, ge=0, description="first backoff, doubled per retry")
     backoff_max: float = Field(30.0, ge=0)
-    max_retry_after: float = Field(
-        300.0, ge=0, description="a Retry-After longer than this fails the batch"
-    )
+    max_retry_after: float = Field(300.0, ge=0, description="a Retry-After longer than this fails the batch")
     concurrency: int | None = Field(None, gt=0, description="batches in flight")
     rate_limit: RateLimit | None = Field(None, description="override the vendor default")
 
@@ -132,11 +130,7 @@ class BrazeDestination(_Model):
 
 
 Destination = Annotated[
-    FileDestination
-    | WebhookDestination
-    | HubSpotDestination
-    | MailchimpDestination
-    | BrazeDestination,
+    FileDestination | WebhookDestination | HubSpotDestination | MailchimpDestination | BrazeDestination,
     Field(discriminator="type"),
 ]
 
@@ -169,9 +163,7 @@ class SyncConfig(_Model):
                 elif isinstance(item, dict):
                     out.update(item)
                 else:
-                    raise ValueError(
-                        f"mapping entries must be names or {{field: column}}: {item!r}"
-                    )
+                    raise ValueError(f"mapping entries must be names or {{field: column}}: {item!r}")
             return out
         if isinstance(value, dict):
             return {k: (k if v is None else v) for k, v in value.items()}
@@ -188,8 +180,7 @@ class SyncConfig(_Model):
     def _check(self) -> SyncConfig:
         if not SYNC_NAME_RE.match(self.name):
             raise ValueError(
-                f"sync name {self.name!r} must be lowercase letters, digits and _ "
-                "(it names the state table)"
+                f"sync name {self.name!r} must be lowercase letters, digits and _ (it names the state table)"
             )
         for rel in [self.source, self.tombstone or "x"]:
             if not RELATION_RE.match(rel):

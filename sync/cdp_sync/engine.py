@@ -205,9 +205,7 @@ class SyncRunner:
                     "pass --force-unlock"
                 )
         if stale:
-            self.store.mark_runs(
-                stale, "interrupted", "the process stopped before the run finished"
-            )
+            self.store.mark_runs(stale, "interrupted", "the process stopped before the run finished")
             self.reporter.warning(
                 self.sync.name,
                 f"{len(stale)} earlier run(s) had been interrupted; unconfirmed rows are resent",
@@ -330,9 +328,7 @@ class SyncRunner:
             )
             for row in self.store.work_page(lo, hi)
         ]
-        self.store.mark_pending(
-            self.run_id, [(r.pk, op.value, r.target_hash, r.attempt) for r in records]
-        )
+        self.store.mark_pending(self.run_id, [(r.pk, op.value, r.target_hash, r.attempt) for r in records])
         _failpoint("after_mark", no)
         keys = REDACTOR.add_known((name, r.fields.get(name)) for r in records for name in self.pii)
         return _Batch(no, op, records, keys)
@@ -369,9 +365,7 @@ class SyncRunner:
         rows = []
         failed_here = 0
         for record, outcome in zip(batch.records, outcomes, strict=True):
-            error = (
-                REDACTOR.scrub(outcome.error, extra_known=record.fields) if outcome.error else None
-            )
+            error = REDACTOR.scrub(outcome.error, extra_known=record.fields) if outcome.error else None
             effect: Effect = outcome.effect(batch.op)
             rows.append(
                 (

@@ -171,9 +171,7 @@ class HttpClient:
         self.stats = HttpStats()
         self._client = httpx.Client(
             base_url=base_url,
-            timeout=httpx.Timeout(
-                settings.timeout, connect=settings.connect_timeout, pool=settings.timeout
-            ),
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout, pool=settings.timeout),
             limits=httpx.Limits(
                 max_connections=self.max_connections,
                 max_keepalive_connections=self.max_connections,
@@ -198,9 +196,7 @@ class HttpClient:
 
     # ---- the retry loop --------------------------------------------------------------
 
-    def request(
-        self, method: str, url: str, *, bucket: str = "default", **kwargs: Any
-    ) -> httpx.Response:
+    def request(self, method: str, url: str, *, bucket: str = "default", **kwargs: Any) -> httpx.Response:
         limiter = self.limiter(bucket)
         attempt = 0
         path = httpx.URL(url).path or url

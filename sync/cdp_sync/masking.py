@@ -168,8 +168,6 @@ class RedactingFilter(logging.Filter):
         record.msg = self.redactor.scrub(message)
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self.redactor.scrub(
-                logging.Formatter().formatException(record.exc_info)
-            )
+            record.exc_text = self.redactor.scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True

@@ -94,9 +94,7 @@ class ConsoleReporter:
 
     def batch_done(self, sync: str, info: dict[str, Any]) -> None:
         if self._progress is not None:
-            self._progress.update(
-                self._task, advance=info.get("rows", 0), failed=info.get("failed_total", 0)
-            )
+            self._progress.update(self._task, advance=info.get("rows", 0), failed=info.get("failed_total", 0))
 
     def row_failed(self, sync: str, info: dict[str, Any]) -> None:
         pass

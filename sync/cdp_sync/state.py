@@ -80,9 +80,7 @@ class RowOutcome:
         return cls(pk, Status.FAILED, error=error)
 
     @classmethod
-    def skipped(
-        cls, pk: str, reason: str, synced: bool, destination_id: str | None = None
-    ) -> RowOutcome:
+    def skipped(cls, pk: str, reason: str, synced: bool, destination_id: str | None = None) -> RowOutcome:
         return cls(pk, Status.SKIPPED, error=reason, synced=synced, destination_id=destination_id)
 
     def effect(self, op: Op) -> Effect:

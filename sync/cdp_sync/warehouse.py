@@ -115,9 +115,7 @@ def load_profile_target(
             raise ConfigError(f"{path}: profile {profile!r} has no target; pass --target")
         outputs = prof["outputs"]
         if name not in outputs:
-            raise ConfigError(
-                f"target {name!r} not in profile {profile!r} (have: {', '.join(outputs)})"
-            )
+            raise ConfigError(f"target {name!r} not in profile {profile!r} (have: {', '.join(outputs)})")
         fields = _render(outputs[name])
     except _MissingEnv as exc:
         raise ConfigError(
@@ -175,9 +173,7 @@ class Warehouse:
         names = [d[0].lower() for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-    def insert_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Multi-row ``insert ... values`` in chunks (fast on both dialects)."""
         if not rows:
             return
@@ -186,9 +182,7 @@ class Warehouse:
         one = "(" + ", ".join("?" for _ in columns) + ")"
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
-            sql = f"insert into {table} ({', '.join(columns)}) values " + ", ".join(
-                one for _ in part
-            )
+            sql = f"insert into {table} ({', '.join(columns)}) values " + ", ".join(one for _ in part)
             self.execute(sql, [v for row in part for v in row])
 
     @contextmanager
@@ -460,8 +454,7 @@ class SyncStore:
         if self.tombstone_available():
             key = sync.tombstone_key
             tomb = (
-                f"select distinct cast({key} as varchar) as pk from {sync.tombstone} "
-                f"where {key} is not null"
+                f"select distinct cast({key} as varchar) as pk from {sync.tombstone} where {key} is not null"
             )
         else:
             tomb = "select cast(null as varchar) as pk where 1 = 0"
@@ -606,9 +599,7 @@ from d where {self._op_filter()} and not exhausted"""
         return counts
 
     def work_ranges(self) -> list[tuple[str, int, int]]:
-        rows = self.wh.query(
-            f"select op, min(seq), max(seq) from {self.work} group by op order by min(seq)"
-        )
+        rows = self.wh.query(f"select op, min(seq), max(seq) from {self.work} group by op order by min(seq)")
         return [(str(op), int(lo), int(hi)) for op, lo, hi in rows]
 
     def work_page(self, lo: int, hi: int) -> list[dict[str, Any]]:
@@ -710,8 +701,7 @@ where {self.state}.primary_key = b.primary_key and b.effect = 'rejected'""",
     def mark_runs(self, run_ids: Sequence[str], status: str, message: str) -> None:
         for run_id in run_ids:
             self.wh.execute(
-                f"update {self.runs} set status = ?, error_message = ?, finished_at = ? "
-                "where run_id = ?",
+                f"update {self.runs} set status = ?, error_message = ?, finished_at = ? where run_id = ?",
                 [status, message, utcnow(), run_id],
             )
 
@@ -749,9 +739,7 @@ where {self.state}.primary_key = b.primary_key and b.effect = 'rejected'""",
             ],
         )
 
-    def _update_run(
-        self, run_id: str, counts: dict[str, Any], heartbeat: datetime | None = None
-    ) -> None:
+    def _update_run(self, run_id: str, counts: dict[str, Any], heartbeat: datetime | None = None) -> None:
         allowed = {name for name, _ in RUNS_COLUMNS} - {"run_id", "sync_name"}
         sets = {k: v for k, v in counts.items() if k in allowed}
         if heartbeat is not None:
@@ -759,9 +747,7 @@ where {self.state}.primary_key = b.primary_key and b.effect = 'rejected'""",
         if not sets:
             return
         assignments = ", ".join(f"{k} = ?" for k in sets)
-        self.wh.execute(
-            f"update {self.runs} set {assignments} where run_id = ?", [*sets.values(), run_id]
-        )
+        self.wh.execute(f"update {self.runs} set {assignments} where run_id = ?", [*sets.values(), run_id])
 
     def update_run(self, run_id: str, counts: dict[str, Any]) -> None:
         self._update_run(run_id, counts, heartbeat=utcnow())

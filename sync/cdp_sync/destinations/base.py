@@ -70,8 +70,7 @@ def complete(records: Sequence[Record], outcomes: Sequence[RowOutcome]) -> list[
     mention is a failure, never silently a success."""
     by_pk = {o.pk: o for o in outcomes}
     return [
-        by_pk.get(r.pk) or RowOutcome.failed(r.pk, "the destination did not report this row")
-        for r in records
+        by_pk.get(r.pk) or RowOutcome.failed(r.pk, "the destination did not report this row") for r in records
     ]
 
 

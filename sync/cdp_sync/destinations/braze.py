@@ -90,9 +90,7 @@ class BrazeDestination(Destination):
         raise DestinationUnavailable(f"braze: check answered {resp.status_code}: {msg}")
 
     def _track(self, records: Sequence[Record], attrs: list[dict[str, Any]]) -> list[RowOutcome]:
-        resp = self._client().request(
-            "POST", "/users/track", bucket="track", json={"attributes": attrs}
-        )
+        resp = self._client().request("POST", "/users/track", bucket="track", json={"attributes": attrs})
         if 400 <= resp.status_code < 500:
             raise BatchRejected(
                 f"braze /users/track: {resp.status_code} {vendor_message(resp)}", resp.status_code

@@ -125,9 +125,7 @@ class FileDestination(Destination):
             if drop:
                 out.append(RowOutcome.ok(record.pk, record.pk))
             elif record.pk not in rows:
-                out.append(
-                    RowOutcome.skipped(record.pk, "not in the file (update-only)", synced=False)
-                )
+                out.append(RowOutcome.skipped(record.pk, "not in the file (update-only)", synced=False))
             elif record.pk in before and not self.updates:
                 out.append(RowOutcome.skipped(record.pk, "already in the file", synced=True))
             else:

@@ -137,11 +137,7 @@ class HubSpotDestination(Destination):
         found: dict[str, RowOutcome] = {}
         for res in body.get("results") or []:
             props = res.get("properties") or {}
-            k = (
-                str(props.get(self.id_prop, "")).strip().lower()
-                if key == "email"
-                else str(res.get("id"))
-            )
+            k = str(props.get(self.id_prop, "")).strip().lower() if key == "email" else str(res.get("id"))
             for r in index.get(k, []):
                 found[r.pk] = RowOutcome.ok(r.pk, str(res.get("id")) if res.get("id") else None)
         errors: dict[str, tuple[str, str]] = {}
@@ -268,8 +264,7 @@ class HubSpotDestination(Destination):
         if known:
             body = {
                 "inputs": [
-                    {"id": r.destination_id, "properties": {prop: self.config.removal_value}}
-                    for r in known
+                    {"id": r.destination_id, "properties": {prop: self.config.removal_value}} for r in known
                 ]
             }
             resp = self._post("batch/update", body)
@@ -295,8 +290,6 @@ class HubSpotDestination(Destination):
             )
             if resp.status_code in (200, 204, 404):  # 404: already deleted
                 return RowOutcome.ok(r.pk)
-            return RowOutcome.failed(
-                r.pk, f"gdpr-delete: {resp.status_code} {vendor_message(resp)}"
-            )
+            return RowOutcome.failed(r.pk, f"gdpr-delete: {resp.status_code} {vendor_message(resp)}")
 
         return self._client().map(one, records)

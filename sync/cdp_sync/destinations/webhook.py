@@ -49,9 +49,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify(
-    secret: str, timestamp: str, body: bytes, signature: str, tolerance: float = 300
-) -> bool:
+def verify(secret: str, timestamp: str, body: bytes, signature: str, tolerance: float = 300) -> bool:
     """Receiver side (used by the tests' fake): constant-time compare plus freshness."""
     try:
         fresh = abs(time.time() - float(timestamp)) <= tolerance
@@ -92,9 +90,7 @@ class WebhookDestination(Destination):
     def _operation(self, op: Op) -> str:
         if op in (Op.REMOVE, Op.DELETE):
             return op.value
-        return {Mode.INSERT_ONLY: "insert", Mode.UPDATE_ONLY: "update"}.get(
-            self.sync.mode, "upsert"
-        )
+        return {Mode.INSERT_ONLY: "insert", Mode.UPDATE_ONLY: "update"}.get(self.sync.mode, "upsert")
 
     def _post(self, operation: str, items: list[dict[str, Any]]) -> httpx.Response:
         assert self.http is not None
@@ -140,8 +136,7 @@ class WebhookDestination(Destination):
                 }:
                     errors[str(res.get("id"))] = str(res.get("error") or "rejected by receiver")
         return [
-            RowOutcome.failed(r.pk, errors[r.pk]) if r.pk in errors else RowOutcome.ok(r.pk)
-            for r in records
+            RowOutcome.failed(r.pk, errors[r.pk]) if r.pk in errors else RowOutcome.ok(r.pk) for r in records
         ]
 
     def upsert(self, records: Sequence[Record]) -> list[RowOutcome]:
