@@ -102,6 +102,44 @@ def test_incremental_scores_clusters_and_ids_equal_a_full_rebuild(builds: dict[s
     assert _rows(builds["incremental"], ids) == _rows(builds["full"], ids)
 
 
+def test_the_delta_moves_old_edges_so_a_missed_component_would_show(builds: dict[str, Path]) -> None:
+    """The equality above proves an incremental run exact only if the delta changes what old edges
+    look like: term-frequency drift must move the probability of Splink pairs between records the
+    delta did not touch, and edges between untouched records must get another decision. Anything that
+    re-decided only the edges of new or changed records, or only edges whose probability crossed the
+    threshold, would then differ from the full rebuild."""
+    records = """select record_key, list_sort(list(identifier_type || '=' || identifier_value))
+                 from intermediate.int_identity__identifiers group by record_key"""
+    hashes = "select record_key, record_hash from intermediate.int_identity__splink_edges__records"
+    before_ids, after_ids = (
+        dict(query(builds["before"], records)),
+        dict(query(builds["incremental"], records)),
+    )
+    before_hash, after_hash = (
+        dict(query(builds["before"], hashes)),
+        dict(query(builds["incremental"], hashes)),
+    )
+    untouched = {
+        r for r in before_ids.keys() & after_ids.keys()
+        if before_ids[r] == after_ids[r] and before_hash.get(r) == after_hash.get(r)
+    }  # fmt: skip
+
+    pairs = "select left_record_key, right_record_key, match_probability from intermediate.int_identity__splink_edges"
+    before = {(a, b): p for a, b, p in query(builds["before"], pairs) if a in untouched and b in untouched}
+    after = {(a, b): p for a, b, p in query(builds["incremental"], pairs)}
+    drifted = [k for k in before.keys() & after.keys() if before[k] != after[k]]
+    assert len(drifted) > 0.5 * len(before), (len(drifted), len(before))
+
+    decisions = "select left_record_key, right_record_key, edge_kind, decision, decision_reason"
+    decisions += " from intermediate.int_identity__edge_decisions"
+    old = {
+        r[:3]: r[3:] for r in query(builds["before"], decisions) if r[0] in untouched and r[1] in untouched
+    }
+    new = {r[:3]: r[3:] for r in query(builds["incremental"], decisions)}
+    flipped = [k for k in old.keys() & new.keys() if old[k] != new[k]]
+    assert flipped, "no edge between untouched records changed its decision: the delta exercises too little"
+
+
 def test_untouched_people_keep_their_customer_ids(builds: dict[str, Path]) -> None:
     sql = "select record_key, customer_id from marts.dim_customer_records"
     before = dict(query(builds["before"], sql))

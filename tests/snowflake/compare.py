@@ -116,12 +116,15 @@ EXPLAINED: dict[str, dict[str, str]] = {
 }
 
 
-# State of the incremental Splink scoring (comparison vectors, record hashes, the model's fingerprint),
-# which only the DuckDB engine keeps; Snowflake rebuilds identity in full (docs/snowflake.md).
+# State of the incremental Splink scoring (comparison vectors, record hashes, the model's fingerprint)
+# and of the edge-decision pass (its components, which int_identity__clusters copies on DuckDB), which only
+# the DuckDB engine keeps; Snowflake rebuilds identity in full (docs/snowflake.md). Every `<model>__<state>`
+# table of a DuckDB-only Python model is listed here.
 DUCKDB_ONLY = {
     "intermediate.int_identity__splink_edges__pairs",
     "intermediate.int_identity__splink_edges__records",
     "intermediate.int_identity__splink_edges__model",
+    "intermediate.int_identity__edge_decisions__clusters",
 }
 
 
