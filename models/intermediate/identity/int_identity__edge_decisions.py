@@ -23,11 +23,11 @@ How, at 11M candidate edges (docs/identity.md, "Edge decisions and clusters in o
 """
 
 import ast
+import contextlib
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 ACCEPTED, REDUNDANT, OVER_LIMIT, BLOCKED = 0, 1, 2, 3
 
@@ -41,12 +41,16 @@ def _duckdb_connection(session):
 
 
 class _Components:
-    """Union-find over integer node ids that also keeps, per root, the limited identifier values."""
+    """Union-find over integer node ids that also keeps, per root, the limited identifier values.
+
+    Memory matters here (millions of nodes at 1M people): the values are one list per
+    identifier type indexed by node, holding None, a single value id, or a frozenset of them
+    (never more than the type's limit, since a merge that would exceed it is refused)."""
 
     def __init__(self, node_count, values, limits):
         self.parent = list(range(node_count))
-        self.values = values  # root -> {identifier_type: frozenset(value ids)}
-        self.limits = limits
+        self.values = values  # [per limited type: list over nodes of None | int | frozenset]
+        self.limits = list(limits.items())
 
     def find(self, node):
         parent = self.parent
@@ -58,29 +62,37 @@ class _Components:
         return root
 
     def violation(self, left, right):
-        a, b = self.values.get(left), self.values.get(right)
-        if not a or not b:
-            return None
-        for identifier_type, limit in self.limits.items():
-            merged = a.get(identifier_type, frozenset()) | b.get(identifier_type, frozenset())
-            if len(merged) > limit:
-                return f"would give one customer {len(merged)} {identifier_type} values (limit {limit})"
+        for (identifier_type, limit), by_node in zip(self.limits, self.values, strict=True):
+            a, b = by_node[left], by_node[right]
+            if a is None or b is None:
+                continue
+            merged = _merge(a, b)
+            size = 1 if isinstance(merged, int) else len(merged)
+            if size > limit:
+                return f"would give one customer {size} {identifier_type} values (limit {limit})"
         return None
 
     def union(self, left, right):
-        a, b = self.values.pop(left, None), self.values.pop(right, None)
-        if a or b:
-            a, b = a or {}, b or {}
-            types = a.keys() | b.keys()
-            self.values[left] = {t: a.get(t, frozenset()) | b.get(t, frozenset()) for t in types}
+        for by_node in self.values:
+            a, b = by_node[left], by_node[right]
+            if b is not None:
+                by_node[left] = b if a is None else _merge(a, b)
+                by_node[right] = None
         self.parent[right] = left
 
 
-def _decide(left_ids, right_ids, components):
-    """The guarded pass: edges in order, each accepted, redundant or dropped over a limit."""
-    codes, reasons = [], []
+def _merge(a, b):
+    """Union of two value holders (an int is a set of one)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a if a == b else frozenset((a, b))
+    return (frozenset((a,)) if isinstance(a, int) else a) | (frozenset((b,)) if isinstance(b, int) else b)
+
+
+def _decide(left_ids, right_ids, components, codes, reasons, offset):
+    """The guarded pass over one chunk of edges in order: each accepted, redundant or dropped
+    over a limit (codes written in place, reasons of drops by edge position)."""
     parent, violation, union = components.parent, components.violation, components.union
-    for left, right in zip(left_ids, right_ids, strict=True):
+    for position, (left, right) in enumerate(zip(left_ids, right_ids, strict=True), start=offset):
         while parent[left] != left:  # find, with path halving
             parent[left] = parent[parent[left]]
             left = parent[left]
@@ -88,17 +100,15 @@ def _decide(left_ids, right_ids, components):
             parent[right] = parent[parent[right]]
             right = parent[right]
         if left == right:
-            codes.append(REDUNDANT)
-            reasons.append(None)
+            codes[position] = REDUNDANT
             continue
         reason = violation(left, right)
         if reason is None:
             union(left, right)
-            codes.append(ACCEPTED)
+            codes[position] = ACCEPTED
         else:
-            codes.append(OVER_LIMIT)
-        reasons.append(reason)
-    return codes, reasons
+            codes[position] = OVER_LIMIT
+            reasons[position] = reason
 
 
 def _spanning_forest(node_count, left, right):
@@ -164,29 +174,40 @@ def _unsafe_groups(group, value_nodes, value_types, value_ids, limits):
 
 def _guarded_pass(edge_left, edge_right, guarded_edges, value_nodes, value_types, value_ids, limits):
     """Sequential guarded union-find over the edges of groups that break a limit, on compact ids.
-    Returns their codes and reasons, and each touched node's root (compact ids mapped back)."""
+    Returns their codes and reasons (by position), and each touched node's root (compact ids
+    mapped back). Edges go to Python lists a chunk at a time, to bound memory."""
     nodes, inverse = np.unique(
         np.concatenate([edge_left[guarded_edges], edge_right[guarded_edges]]), return_inverse=True
     )
     local_left, local_right = np.split(inverse, 2)
-    types = list(limits)
-    values = {}
     local_of_value_node = np.searchsorted(nodes, value_nodes)
     in_guarded = (local_of_value_node < len(nodes)) & (
         nodes[np.minimum(local_of_value_node, len(nodes) - 1)] == value_nodes
     )
+    values = [[None] * len(nodes) for _ in limits]
     for node, type_index, value_id in zip(
         local_of_value_node[in_guarded].tolist(),
         value_types[in_guarded].tolist(),
         value_ids[in_guarded].tolist(),
         strict=True,
     ):
-        by_type = values.setdefault(node, {})
-        by_type[types[type_index]] = by_type.get(types[type_index], frozenset()) | {value_id}
+        held = values[type_index][node]
+        values[type_index][node] = value_id if held is None else _merge(held, value_id)
     components = _Components(len(nodes), values, limits)
-    codes, reasons = _decide(local_left.tolist(), local_right.tolist(), components)
+    codes = np.zeros(len(guarded_edges), dtype=np.int8)
+    reasons = {}
+    chunk = 1 << 20
+    for start in range(0, len(guarded_edges), chunk):
+        _decide(
+            local_left[start : start + chunk].tolist(),
+            local_right[start : start + chunk].tolist(),
+            components,
+            codes,
+            reasons,
+            start,
+        )
     roots = np.array([components.find(node) for node in range(len(nodes))], dtype=np.int64)
-    return np.array(codes, dtype=np.int8), reasons, nodes, nodes[roots]
+    return codes, reasons, nodes, nodes[roots]
 
 
 def model(dbt, session):
@@ -213,6 +234,23 @@ def model(dbt, session):
     return decisions
 
 
+@contextlib.contextmanager
+def _duckdb_memory_lowered(connection, while_python_works="512MB"):
+    """DuckDB keeps its buffers (the candidates, cached blocks) up to memory_limit; while the
+    Python pass holds its arrays, lower the limit so DuckDB spills them, then restore it. Only
+    an optimisation: if DuckDB cannot free enough, the limit stays as it was."""
+    (limit,) = connection.sql("select current_setting('memory_limit')").fetchall()[0]
+    try:
+        connection.execute(f"set memory_limit = '{while_python_works}'")
+    except duckdb.Error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        connection.execute(f"set memory_limit = '{limit}'")
+
+
 def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, limits, splink_priority):
     limited_types = ", ".join(f"'{t}'" for t in limits)
     connection.execute(
@@ -222,9 +260,13 @@ def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, l
         from (select distinct record_key from ({nodes_sql}))
         """
     )
+    # The candidates stay in DuckDB (a temp table, numbered); only the integer columns the
+    # pass needs reach Python, and the result is a DuckDB relation joining the decisions back,
+    # so no string column of the ~11M edges is ever held in Python (peak memory at 1M).
     try:
-        candidates = connection.sql(
+        connection.execute(
             f"""
+            create or replace temp table edge_decisions__candidates as
             with candidates as (
                 select left_record_key, right_record_key, edge_kind, identifier_value, edge_priority,
                        match_probability, match_weight, is_linkable, block_reason
@@ -234,12 +276,23 @@ def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, l
                        match_probability, match_weight, true, null
                 from ({splink})
             )
-            select candidates.*, left_nodes.node_id as left_id, right_nodes.node_id as right_id
+            select
+                candidates.*,
+                left_nodes.node_id as left_id,
+                right_nodes.node_id as right_id,
+                cast(row_number() over () - 1 as bigint) as edge_index
             from candidates
             left join edge_decisions__nodes as left_nodes
                 on left_nodes.record_key = candidates.left_record_key
             left join edge_decisions__nodes as right_nodes
                 on right_nodes.record_key = candidates.right_record_key
+            """
+        )
+        candidates = connection.sql(
+            """
+            select edge_kind, match_probability, edge_priority, left_id, right_id, is_linkable
+            from edge_decisions__candidates
+            order by edge_index
             """
         ).to_arrow_table()
         record_keys = connection.sql(
@@ -262,9 +315,11 @@ def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, l
     left = candidates["left_id"].to_numpy(zero_copy_only=False).astype(np.int64)
     right = candidates["right_id"].to_numpy(zero_copy_only=False).astype(np.int64)
     linkable = candidates["is_linkable"].to_numpy(zero_copy_only=False).astype(bool)
-    codes, reasons = _decide_all(candidates, left, right, linkable, node_count, limited, limits)
+    with _duckdb_memory_lowered(connection):
+        codes, reasons = _decide_all(candidates, left, right, linkable, node_count, limited, limits)
+    del candidates, left, right, linkable, limited
 
-    decided = _with_decisions(candidates, codes, reasons)
+    decided = _with_decisions(connection, codes, reasons)
     clusters = pa.table(
         {
             "record_key": record_keys["record_key"],
@@ -327,7 +382,7 @@ def _decide_all(candidates, left, right, linkable, node_count, limited, limits):
             left, right, guarded, value_nodes, value_types, value_ids, limits
         )
         codes[guarded] = guarded_codes
-        by_edge = {int(guarded[i]): r for i, r in enumerate(guarded_reasons) if r is not None}
+        by_edge = {int(guarded[i]): r for i, r in guarded_reasons.items()}
         # clusters of the guarded groups: the guarded union-find's components
         smallest = np.full(node_count, node_count, dtype=np.int64)
         np.minimum.at(smallest, roots, nodes)
@@ -335,35 +390,50 @@ def _decide_all(candidates, left, right, linkable, node_count, limited, limits):
     return codes, _Reasons(by_edge, cluster_of)
 
 
-def _with_decisions(candidates, codes, reasons):
-    codes = pa.array(codes)
-    decision = pc.if_else(
-        pc.less_equal(codes, pa.scalar(REDUNDANT, pa.int8())), pa.scalar("accepted"), pa.scalar("dropped")
-    )
+def _with_decisions(connection, codes, reasons):
+    """The candidates with their decisions, as a DuckDB relation (dbt-duckdb materialises it on
+    this connection, so the temp table and the registered arrays are still there)."""
     limit_reasons = sorted(set(reasons.by_edge.values()))
-    dictionary = ["already in the same customer", *limit_reasons]
-    indices = np.full(len(codes), -1, dtype=np.int32)
-    indices[codes.to_numpy(zero_copy_only=False) == REDUNDANT] = 0
+    reason_ids = np.full(len(codes), -1, dtype=np.int32)
+    reason_ids[codes == REDUNDANT] = 0
     if reasons.by_edge:
         position = {r: i + 1 for i, r in enumerate(limit_reasons)}
         edges = np.fromiter(reasons.by_edge.keys(), dtype=np.int64, count=len(reasons.by_edge))
-        indices[edges] = [position[r] for r in reasons.by_edge.values()]
-    guard_reason = pa.DictionaryArray.from_arrays(
-        pa.array(indices, mask=indices < 0), pa.array(dictionary, pa.string())
-    ).cast(pa.string())
-    blocked = pc.equal(codes, pa.scalar(BLOCKED, pa.int8()))
-    block_reason = candidates["block_reason"].combine_chunks().cast(pa.string())
-    decision_reason = pc.if_else(blocked, block_reason, guard_reason)
-    return pa.table(
-        {
-            "left_record_key": candidates["left_record_key"],
-            "right_record_key": candidates["right_record_key"],
-            "edge_kind": candidates["edge_kind"],
-            "identifier_value": candidates["identifier_value"],
-            "edge_priority": candidates["edge_priority"].cast(pa.int32()),
-            "match_probability": candidates["match_probability"].cast(pa.float64()),
-            "match_weight": candidates["match_weight"].cast(pa.float64()),
-            "decision": decision,
-            "decision_reason": decision_reason,
-        }
+        reason_ids[edges] = [position[r] for r in reasons.by_edge.values()]
+    connection.register(
+        "edge_decisions__codes",
+        pa.table(
+            {
+                "edge_index": pa.array(np.arange(len(codes), dtype=np.int64)),
+                "code": pa.array(codes, pa.int8()),
+                "reason_id": pa.array(reason_ids, mask=reason_ids < 0),
+            }
+        ),
+    )
+    connection.register(
+        "edge_decisions__reasons",
+        pa.table(
+            {
+                "reason_id": pa.array(range(len(limit_reasons) + 1), pa.int32()),
+                "reason": pa.array(["already in the same customer", *limit_reasons], pa.string()),
+            }
+        ),
+    )
+    return connection.sql(
+        f"""
+        select
+            c.left_record_key,
+            c.right_record_key,
+            c.edge_kind,
+            c.identifier_value,
+            cast(c.edge_priority as integer) as edge_priority,
+            cast(c.match_probability as double) as match_probability,
+            cast(c.match_weight as double) as match_weight,
+            case when d.code <= {REDUNDANT} then 'accepted' else 'dropped' end as decision,
+            case when d.code = {BLOCKED} then cast(c.block_reason as varchar) else r.reason end
+                as decision_reason
+        from edge_decisions__candidates as c
+        inner join edge_decisions__codes as d on d.edge_index = c.edge_index
+        left join edge_decisions__reasons as r on r.reason_id = d.reason_id
+        """
     )
