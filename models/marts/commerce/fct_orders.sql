@@ -124,6 +124,9 @@ line_totals as (
         count(*) as line_count,
         sum(quantity) as item_quantity
     from order_lines
+    {%- if incremental_run %}
+    where order_id in (select order_id from orders)
+    {%- endif %}
     group by order_id
 
 ),
