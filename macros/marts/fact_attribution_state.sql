@@ -95,15 +95,24 @@
 {%- endmacro %}
 
 {#- (input_type, input_value) of every lookup that differs from the state:
-    changed, new or gone. `inputs` is a CTE holding fact_attribution_inputs. -#}
+    changed, new or gone. `inputs` is a CTE holding fact_attribution_inputs;
+    (input_type, input_value) is unique in both, so one full outer join finds
+    the differences (cheaper than EXCEPT both ways). -#}
 {% macro changed_fact_inputs(inputs) -%}
-    select distinct input_type, input_value
-    from (
-        (select * from {{ inputs }} except select * from {{ cdp.fact_state_relation() }})
-        union all
-        (select * from {{ cdp.fact_state_relation() }} except select * from {{ inputs }})
-    ) as changed
-    where input_type not in ('_loaded_at', '_config')
+    select
+        coalesce(current_inputs.input_type, previous_inputs.input_type) as input_type,
+        coalesce(current_inputs.input_value, previous_inputs.input_value) as input_value
+    from {{ inputs }} as current_inputs
+    full outer join {{ cdp.fact_state_relation() }} as previous_inputs
+        on previous_inputs.input_type = current_inputs.input_type
+        and previous_inputs.input_value = current_inputs.input_value
+    where coalesce(current_inputs.input_type, previous_inputs.input_type) not in ('_loaded_at', '_config')
+      and (
+          current_inputs.input_type is null
+          or previous_inputs.input_type is null
+          or current_inputs.customer_id is distinct from previous_inputs.customer_id
+          or current_inputs.is_erased is distinct from previous_inputs.is_erased
+      )
 {%- endmacro %}
 
 {#- Post-hook: replace the state with what this run read. -#}

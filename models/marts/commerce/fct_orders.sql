@@ -16,7 +16,7 @@
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
     post_hook=[
-        "{{ cdp.delete_vanished_rows('order_id', 'stg_shop__orders', 'shop_orders') }}",
+        "{{ cdp.delete_vanished_rows('order_id', 'shop_orders') }}",
         "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
     ]
 ) }}
@@ -31,12 +31,6 @@
 {%- set incremental_run = cdp.fact_state_is_current(spec) %}
 
 with
-
-staged_orders as (
-
-    select * from {{ ref('stg_shop__orders') }}
-
-),
 
 {% if incremental_run -%}
 {#- An incremental run recomputes the orders whose result can differ from
@@ -62,19 +56,27 @@ changed_records as (
 
 ),
 
+changed_shop_customers as (
+
+    select substr(record_key, length('shop_customers:') + 1) as shop_customer_id
+    from changed_records
+    where record_key like 'shop_customers:%'
+
+),
+
 orders as (
 
-    select * from staged_orders
+    select * from {{ ref('stg_shop__orders') }}
     where _loaded_at > {{ cdp.fact_state_watermark() }}
        or record_key in (select record_key from changed_records)
-       or 'shop_customers:' || shop_customer_id in (select record_key from changed_records)
+       or shop_customer_id in (select shop_customer_id from changed_shop_customers)
        or email in (select input_value from changed_inputs where input_type = 'email')
 
 ),
 {%- else -%}
 orders as (
 
-    select * from staged_orders
+    select * from {{ ref('stg_shop__orders') }}
 
 ),
 {%- endif %}

@@ -17,7 +17,7 @@
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
     post_hook=[
-        "{{ cdp.delete_vanished_rows('message_id', 'stg_web__events', 'web_events') }}",
+        "{{ cdp.delete_vanished_rows('message_id', 'web_events') }}",
         "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
     ]
 ) }}
@@ -39,19 +39,15 @@
 
 with
 
-staged_events as (
-
-    select * from {{ ref('stg_web__events') }}
-
-),
-
 {% if incremental_run -%}
 {#- An incremental run recomputes the events whose result can differ from
     what the table holds: the newly staged ones, those whose lookups changed
     (the identify call's record, the app user's record or owner, the erasure
     of that customer), those of erased records (their device loses a link), and
     then every event on a device any of these carry, since a device's links
-    decide all its anonymous events. Blocklisted devices are never stitched. -#}
+    decide all its anonymous events. Blocklisted devices are never stitched.
+    (The staged events are read by each branch, not through one CTE: DuckDB
+    would materialise a CTE read five times, every column of every event.) -#}
 attribution_inputs as (
 
     {{ cdp.fact_attribution_inputs(spec) }}
@@ -70,28 +66,29 @@ changed_records as (
 
 ),
 
+-- app users whose own record or whose owner changed
+changed_app_users as (
+
+    select substr(record_key, length('app_users:') + 1) as app_user_id
+    from changed_records
+    where record_key like 'app_users:%'
+    union
+    select input_value from changed_inputs where input_type = 'app_user_id'
+
+),
+
+-- one scan of the staged events for every reason a single event is touched
 touched_events as (
 
     select message_id, anonymous_id
-    from staged_events
+    from {{ ref('stg_web__events') }}
     where _loaded_at > {{ cdp.fact_state_watermark() }}
-    union
-    select message_id, anonymous_id
-    from staged_events
-    where event_type = 'identify'
-      and record_key in (select record_key from changed_records)
-    union
-    select message_id, anonymous_id
-    from staged_events
-    where 'app_users:' || app_user_id in (select record_key from changed_records)
-    union
-    select message_id, anonymous_id
-    from staged_events
-    where app_user_id in (select input_value from changed_inputs where input_type = 'app_user_id')
+       or (event_type = 'identify' and record_key in (select record_key from changed_records))
+       or app_user_id in (select app_user_id from changed_app_users)
     union
     select message_id, anonymous_id
     from {{ this }}
-    where message_id in ({{ cdp.vanished_keys('message_id', 'stg_web__events', 'web_events') }})
+    where message_id in ({{ cdp.vanished_keys('message_id', 'web_events') }})
 
 ),
 
@@ -106,7 +103,7 @@ touched_devices as (
 
 events as (
 
-    select * from staged_events
+    select * from {{ ref('stg_web__events') }}
     where message_id in (select message_id from touched_events)
        or anonymous_id in (select anonymous_id from touched_devices)
 
@@ -114,7 +111,7 @@ events as (
 {%- else -%}
 events as (
 
-    select * from staged_events
+    select * from {{ ref('stg_web__events') }}
 
 ),
 {%- endif %}
