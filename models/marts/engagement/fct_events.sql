@@ -46,8 +46,9 @@ with
     of that customer), those of erased records (their device loses a link), and
     then every event on a device any of these carry, since a device's links
     decide all its anonymous events. Blocklisted devices are never stitched.
-    (The staged events are read by each branch, not through one CTE: DuckDB
-    would materialise a CTE read five times, every column of every event.) -#}
+    (The staged events are read where needed, not through one shared CTE:
+    DuckDB materialises a CTE read more than once, every column of every
+    event.) -#}
 attribution_inputs as (
 
     {{ cdp.fact_attribution_inputs(spec) }}
