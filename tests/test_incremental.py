@@ -1,8 +1,14 @@
 """The incremental staging models and facts give the full refresh's result: a copy of the built
 warehouse gets new raw rows (new events on known devices and users, a redelivery of an event
 already staged, a new version of an order with fewer line items, a deletion request for someone
-with events), is built incrementally, and every incremental table is compared row for row with a
-`--full-refresh` build of the same raw data."""
+with events, a CRM contact that merges two customers so that one's old events and app user move
+to the other, an event that links a known device to another customer so that the device's
+earlier anonymous events change owner), is built incrementally, and every incremental table is
+compared row for row with a `--full-refresh` build of the same raw data. The changes that touch old
+rows without new rows on them are checked to have happened, so a too-small recomputed set fails.
+
+A second copy checks the other side: an incremental run recomputes and writes only what can have
+changed (a marker written into every fact row survives on the rows that were not rewritten)."""
 
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         """select min(order_id) from staging.stg_shop__order_lines
            group by order_id having count(*) > 1 order by 1 limit 1""",
     )[0][0]
+    merge = _pick_merge(database, exclude_user=erased_user)
+    device = _pick_device(database, exclude_customers=[merge["absorbed"], merge["survivor"], merge["erased"]])
     execute(
         database,
         f"""
@@ -71,9 +79,126 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         insert into raw.deletion_requests (request_id, user_id, requested_at, status, _loaded_at)
             values ('D-INCR-0001', '{erased_user}', '2026-11-01T08:00:00Z', 'pending',
                     (select loaded_at from watermark));
+        -- a CRM contact with the email of one customer and the phone of another merges them: the
+        -- absorbed customer's old events (its app user's, its identify calls) move, with no new event
+        insert into raw.crm_contacts (contact_id, email, phone, created_at, updated_at, is_deleted, _loaded_at)
+            values ('C-INCR-MERGE', '{merge["email"]}', '{merge["phone"]}', '2026-10-30T10:00:00Z',
+                    '2026-10-30T10:00:00Z', 'false', (select loaded_at from watermark));
+        -- a track event of another customer's app user on a known device, at the time of the device's
+        -- earliest anonymous event: that event (and no new one) changes owner
+        insert into raw.web_events (message_id, type, event, anonymous_id, user_id, properties, context,
+                                    timestamp, received_at, _loaded_at)
+            values ('INCR-DEVICE-LINK', 'track', 'Product Viewed', '{device["anonymous_id"]}',
+                    '{device["app_user_id"]}', '{{}}', '{{}}', '{device["at"]}', '{device["at"]}',
+                    (select loaded_at from watermark));
         """,
     )
-    return {"erased_user": erased_user, "order_id": order_id}
+    return {"erased_user": erased_user, "order_id": order_id, **merge, **device}
+
+
+def _pick_merge(database: Path, exclude_user: str) -> dict[str, str]:
+    """Two customers a bridging record merges, the absorbed one (larger id: the older or smaller id
+    survives) with an app user whose events are attributed through it, the survivor without an app
+    user or shop account (so the merge stays within the per-customer caps)."""
+    rows = query(
+        database,
+        f"""
+        with owned as (
+            select customer_id, identifier_type, identifier_value
+            from marts.dim_customer_identifiers
+            where is_linkable
+              and (identifier_type, identifier_value) in (
+                  select identifier_type, identifier_value from marts.dim_customer_identifiers
+                  group by all having count(distinct customer_id) = 1)
+        ),
+        small as (
+            select customer_id from marts.dim_customer_identifiers group by customer_id
+            having count(*) filter (where identifier_type in ('email', 'phone')) <= 3
+        ),
+        absorbed as (
+            select events.customer_id, min(events.app_user_id) as app_user_id, min(owned.identifier_value) as email
+            from marts.fct_events as events
+            inner join owned on owned.customer_id = events.customer_id and owned.identifier_type = 'email'
+            where events.attribution_method = 'user_id' and events.app_user_id <> '{exclude_user}'
+              and events.customer_id in (select customer_id from small)
+            group by events.customer_id
+        ),
+        survivor as (
+            select owned.customer_id, min(owned.identifier_value) as phone
+            from owned
+            where owned.identifier_type = 'phone'
+              and owned.customer_id in (select customer_id from small)
+              and owned.customer_id not in (
+                  select customer_id from marts.dim_customer_identifiers
+                  where identifier_type in ('app_user_id', 'shop_customer_id'))
+            group by owned.customer_id
+        )
+        select absorbed.customer_id, absorbed.app_user_id, absorbed.email, survivor.customer_id, survivor.phone,
+            (select customer_id from marts.fct_events where app_user_id = '{exclude_user}' limit 1)
+        from absorbed
+        inner join survivor on survivor.customer_id < absorbed.customer_id
+        order by absorbed.customer_id desc, survivor.customer_id
+        limit 1
+        """,
+    )
+    assert rows, "no pair of customers to merge in the built warehouse"
+    absorbed, app_user_id, email, survivor, phone, erased = rows[0]
+    return {
+        "absorbed": absorbed,
+        "absorbed_user": app_user_id,
+        "email": email,
+        "survivor": survivor,
+        "phone": phone,
+        "erased": erased,
+    }
+
+
+def _pick_device(database: Path, exclude_customers: list[str]) -> dict[str, str]:
+    """A device with anonymous events stitched to one customer, and another customer's app user."""
+    excluded = "', '".join(exclude_customers)
+    rows = query(
+        database,
+        f"""
+        with devices as (
+            select anonymous_id
+            from marts.fct_events
+            where anonymous_id is not null
+            group by anonymous_id
+            having count(*) filter (where attribution_method = 'anonymous_id') > 0
+               and count(distinct customer_id) = 1
+               and count(*) filter (where customer_id in ('{excluded}')) = 0
+        ),
+        earliest as (
+            select events.anonymous_id, min(events.event_at) as event_at, min(events.customer_id) as customer_id
+            from marts.fct_events as events
+            inner join devices on devices.anonymous_id = events.anonymous_id
+            where events.attribution_method = 'anonymous_id'
+            group by events.anonymous_id
+        ),
+        users as (
+            select app_user_id, min(customer_id) as customer_id
+            from marts.fct_events
+            where attribution_method = 'user_id'
+            group by app_user_id
+            having count(distinct customer_id) = 1
+        )
+        select earliest.anonymous_id, earliest.event_at, earliest.customer_id, users.app_user_id, users.customer_id
+        from earliest
+        inner join users
+            on users.customer_id <> earliest.customer_id and users.customer_id not in ('{excluded}')
+        order by earliest.anonymous_id, users.app_user_id
+        limit 1
+        """,
+    )
+    assert rows, "no device to link in the built warehouse"
+    anonymous_id, at, owner, app_user_id, new_owner = rows[0]
+    return {
+        "anonymous_id": anonymous_id,
+        "at": at.isoformat(timespec="milliseconds") + "Z",
+        "device_owner": owner,
+        "app_user_id": app_user_id,
+        "new_owner": new_owner,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +258,91 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
         ]
         > 0
     )
+
+
+def test_old_rows_whose_attribution_changed_were_rewritten(builds: tuple[Path, Path, dict[str, str]]) -> None:
+    """The merge and the device link change rows that got no new data: the comparison above only
+    proves the recomputed set was large enough if these changes really happened."""
+    incremental, full, landed = builds
+    moved = query(
+        full,
+        f"""select count(*), count(*) filter (where customer_id = '{landed["absorbed"]}')
+            from marts.fct_events where app_user_id = '{landed["absorbed_user"]}' and message_id not like '%-incr'""",
+    )[0]
+    assert moved[0] > 0 and moved[1] == 0, moved
+    relinked = query(
+        full,
+        f"""select customer_id, attribution_method from marts.fct_events
+            where anonymous_id = '{landed["anonymous_id"]}' and message_id <> 'INCR-DEVICE-LINK'
+              and attribution_method = 'anonymous_id'
+            order by event_at, message_id limit 1""",
+    )
+    assert relinked == [(landed["new_owner"], "anonymous_id")], (relinked, landed)
+    for database in (incremental, full):
+        assert query(
+            database, f"select count(*) from marts.fct_events where customer_id = '{landed['absorbed']}'"
+        ) == [(0,)]
+
+
+# ---- an incremental run writes only what can have changed ----------------------------------------
+
+MARKER = "untouched-by-the-incremental-run"
+
+
+@pytest.fixture(scope="module")
+def marked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A built copy whose fact rows all carry a marker in a column the attribution never reads."""
+    database = built_copy(tmp_path_factory.mktemp("incremental_writes"))
+    execute(
+        database,
+        f"""
+        update marts.fct_events set page_path = '{MARKER}';
+        update marts.fct_orders set reporting_currency = '{MARKER}';
+        """,
+    )
+    return database
+
+
+def _unmarked(database: Path) -> tuple[int, int, int]:
+    return query(
+        database,
+        f"""select
+                (select count(*) from marts.fct_events where page_path is distinct from '{MARKER}'),
+                (select count(*) from marts.fct_orders where reporting_currency is distinct from '{MARKER}'),
+                (select count(*) from marts.fct_events)""",
+    )[0]
+
+
+def test_incremental_run_without_changes_rewrites_nothing(marked: Path) -> None:
+    run_dbt(marked, "run", "--select", "stg_web__events", "stg_shop__orders", "fct_events", "fct_orders")
+    events, orders, total = _unmarked(marked)
+    assert (events, orders) == (0, 0)
+    assert total > 1000
+
+
+def test_incremental_run_rewrites_only_new_events_and_their_devices(marked: Path) -> None:
+    """Two new events on one known device, identity untouched: the new events and the events of
+    that device are recomputed (the device's links decide them), nothing else."""
+    device, device_events = query(
+        marked,
+        """select anonymous_id, count(*) from marts.fct_events where anonymous_id is not null
+           group by anonymous_id having count(*) >= 3 order by count(*) desc, anonymous_id limit 1""",
+    )[0]
+    execute(
+        marked,
+        f"""
+        insert into raw.web_events
+            select * replace (message_id || '-write' as message_id,
+                              (select max(_loaded_at) + interval 1 hour from raw.web_events) as _loaded_at)
+            from raw.web_events
+            where anonymous_id = '{device}' and type = 'track' and message_id is not null
+            order by message_id
+            limit 2;
+        """,
+    )
+    run_dbt(marked, "run", "--select", "stg_web__events", "stg_shop__orders", "fct_events", "fct_orders")
+    events, orders, total = _unmarked(marked)
+    new_events = query(marked, "select count(*) from marts.fct_events where message_id like '%-write'")[0][0]
+    assert new_events == 2
+    assert events == device_events + new_events, (events, device_events, total)
+    assert orders == 0

@@ -1,12 +1,26 @@
-{#- on_schema_change fail: the contract is enforced, so a changed column list needs a --full-refresh. -#}
+{#- on_schema_change fail: the contract is enforced, so a changed column list needs a --full-refresh.
+    Incremental: only the orders that can have changed are recomputed and written (docs/incremental-facts.md). -#}
+{%- set fx_rates = var('cdp_fx_rates', {'USD': 1.0, 'EUR': 1.08, 'GBP': 1.27}) -%}
+{%- set spec = {
+    'key': 'order_id',
+    'staged': 'stg_shop__orders',
+    'source_table': 'shop_orders',
+    'record_sources': ['shop_orders', 'shop_customers'],
+    'owner_identifier': 'email',
+    'settings': {'fx_rates': fx_rates, 'reporting_currency': var('cdp_reporting_currency', 'USD')},
+} -%}
 {{ config(
     materialized='incremental',
     unique_key='order_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
-    post_hook="{{ cdp.delete_vanished_rows('order_id', 'stg_shop__orders') }}"
+    post_hook=[
+        "{{ cdp.delete_vanished_rows('order_id', 'shop_orders') }}",
+        "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
+    ]
 ) }}
+-- depends_on: {{ ref('stg_privacy__erasure_scope') }}
 
 {#- One row per staged order, attributed to a customer and priced in the
     reporting currency. Attribution, in order of trust: the identity layer's
@@ -14,15 +28,58 @@
     their email), the order's shop account, then the order email when exactly one
     customer holds it. Orders of a tombstoned customer stay (revenue is not
     personal data) but lose their customer_id. -#}
-{%- set fx_rates = var('cdp_fx_rates', {'USD': 1.0, 'EUR': 1.08, 'GBP': 1.27}) -%}
+{%- set incremental_run = cdp.fact_state_is_current(spec) %}
 
 with
 
+{% if incremental_run -%}
+{#- An incremental run recomputes the orders whose result can differ from
+    what the table holds: new order versions (with their lines), and orders
+    whose lookups changed (the order's own record, its shop account, the owner
+    of its email, the erasure of that customer). Orders do not depend on each
+    other. -#}
+attribution_inputs as (
+
+    {{ cdp.fact_attribution_inputs(spec) }}
+
+),
+
+changed_inputs as (
+
+    {{ cdp.changed_fact_inputs('attribution_inputs') }}
+
+),
+
+changed_records as (
+
+    select input_value as record_key from changed_inputs where input_type = 'record'
+
+),
+
+changed_shop_customers as (
+
+    select substr(record_key, length('shop_customers:') + 1) as shop_customer_id
+    from changed_records
+    where record_key like 'shop_customers:%'
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+    where _loaded_at > {{ cdp.fact_state_watermark() }}
+       or record_key in (select record_key from changed_records)
+       or shop_customer_id in (select shop_customer_id from changed_shop_customers)
+       or email in (select input_value from changed_inputs where input_type = 'email')
+
+),
+{%- else -%}
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
 
 ),
+{%- endif %}
 
 order_lines as (
 
@@ -33,12 +90,6 @@ order_lines as (
 customer_records as (
 
     select * from {{ ref('dim_customer_records') }}
-
-),
-
-customer_identifiers as (
-
-    select * from {{ ref('dim_customer_identifiers') }}
 
 ),
 
@@ -63,14 +114,8 @@ fx_rates as (
 -- attributes nothing)
 email_owners as (
 
-    select
-        identifier_value as email,
-        min(customer_id) as customer_id
-    from customer_identifiers
-    where identifier_type = 'email'
-      and is_linkable
-    group by identifier_value
-    having count(distinct customer_id) = 1
+    select identifier_value as email, customer_id
+    from ({{ cdp.identifier_owners('email') }}) as owners
 
 ),
 
@@ -81,6 +126,9 @@ line_totals as (
         count(*) as line_count,
         sum(quantity) as item_quantity
     from order_lines
+    {%- if incremental_run %}
+    where order_id in (select order_id from orders)
+    {%- endif %}
     group by order_id
 
 ),
@@ -167,10 +215,9 @@ resolved_all as (
 
 ),
 
--- incremental: only new and changed orders are written (see the macro changed_rows)
 final as (
 
-    {{ cdp.changed_rows('resolved_all') }}
+    select * from resolved_all
 
 )
 

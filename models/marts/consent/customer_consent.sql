@@ -53,6 +53,8 @@ active_customers as (
 
 ),
 
+-- the latest statement of each group competes (a group's outcome and source are fixed,
+-- so its latest statement is its best under these rules)
 ranked_statements as (
 
     select
@@ -69,13 +71,15 @@ ranked_statements as (
 
 ),
 
+-- each row of int_consent__statements is a group of statements with its
+-- count, first and latest; these combine across groups
 statement_history as (
 
     select
         customer_id,
         purpose,
-        count(*) as statement_count,
-        min(case when is_granted then stated_at end) as first_granted_at,
+        sum(statement_count) as statement_count,
+        min(case when is_granted then first_stated_at end) as first_granted_at,
         max(case when is_granted then stated_at end) as last_granted_at,
         max(case when not is_granted then stated_at end) as last_refused_at
     from statements

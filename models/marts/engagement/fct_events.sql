@@ -1,12 +1,27 @@
-{#- on_schema_change fail: the contract is enforced, so a changed column list needs a --full-refresh. -#}
+{#- on_schema_change fail: the contract is enforced, so a changed column list needs a --full-refresh.
+    Incremental: only the events that can have changed are recomputed and written (docs/incremental-facts.md). -#}
+{%- set anonymous_id_cap = cdp.identity_config()['max_accounts_per_identifier']['anonymous_id'] -%}
+{%- set spec = {
+    'key': 'message_id',
+    'staged': 'stg_web__events',
+    'source_table': 'web_events',
+    'record_sources': ['web_events', 'app_users'],
+    'owner_identifier': 'app_user_id',
+    'settings': {'anonymous_id_cap': anonymous_id_cap,
+                 'anonymous_id_blocklist': cdp.identity_config()['blocklist']['anonymous_id']},
+} -%}
 {{ config(
     materialized='incremental',
     unique_key='message_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
-    post_hook="{{ cdp.delete_vanished_rows('message_id', 'stg_web__events') }}"
+    post_hook=[
+        "{{ cdp.delete_vanished_rows('message_id', 'web_events') }}",
+        "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
+    ]
 ) }}
+-- depends_on: {{ ref('stg_privacy__erasure_scope') }}
 
 {#- One row per staged web event, attributed to a customer:
       1. identify calls: the identity layer's decision for the call's record;
@@ -20,25 +35,91 @@
     cap allows (kiosks, shared test browsers) are not stitched. Events of a
     tombstoned customer lose their customer_id. Identify traits, IP and full
     URLs are left out: they are personal data and no consumer needs them here. -#}
-{%- set anonymous_id_cap = cdp.identity_config()['max_accounts_per_identifier']['anonymous_id'] -%}
+{%- set incremental_run = cdp.fact_state_is_current(spec) %}
 
 with
 
+{% if incremental_run -%}
+{#- An incremental run recomputes the events whose result can differ from
+    what the table holds: the newly staged ones, those whose lookups changed
+    (the identify call's record, the app user's record or owner, the erasure
+    of that customer), those of erased records (their device loses a link), and
+    then every event on a device any of these carry, since a device's links
+    decide all its anonymous events. Blocklisted devices are never stitched.
+    (The staged events are read where needed, not through one shared CTE:
+    DuckDB materialises a CTE read more than once, every column of every
+    event.) -#}
+attribution_inputs as (
+
+    {{ cdp.fact_attribution_inputs(spec) }}
+
+),
+
+changed_inputs as (
+
+    {{ cdp.changed_fact_inputs('attribution_inputs') }}
+
+),
+
+changed_records as (
+
+    select input_value as record_key from changed_inputs where input_type = 'record'
+
+),
+
+-- app users whose own record or whose owner changed
+changed_app_users as (
+
+    select substr(record_key, length('app_users:') + 1) as app_user_id
+    from changed_records
+    where record_key like 'app_users:%'
+    union
+    select input_value from changed_inputs where input_type = 'app_user_id'
+
+),
+
+-- one scan of the staged events for every reason a single event is touched
+touched_events as (
+
+    select message_id, anonymous_id
+    from {{ ref('stg_web__events') }}
+    where _loaded_at > {{ cdp.fact_state_watermark() }}
+       or (event_type = 'identify' and record_key in (select record_key from changed_records))
+       or app_user_id in (select app_user_id from changed_app_users)
+    union
+    select message_id, anonymous_id
+    from {{ this }}
+    where message_id in ({{ cdp.vanished_keys('message_id', 'web_events') }})
+
+),
+
+touched_devices as (
+
+    select distinct anonymous_id
+    from touched_events
+    where anonymous_id is not null
+      and not {{ cdp.is_blocklisted_identifier("'anonymous_id'", 'anonymous_id') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_web__events') }}
+    where message_id in (select message_id from touched_events)
+       or anonymous_id in (select anonymous_id from touched_devices)
+
+),
+{%- else -%}
 events as (
 
     select * from {{ ref('stg_web__events') }}
 
 ),
+{%- endif %}
 
 customer_records as (
 
     select * from {{ ref('dim_customer_records') }}
-
-),
-
-customer_identifiers as (
-
-    select * from {{ ref('dim_customer_identifiers') }}
 
 ),
 
@@ -52,14 +133,8 @@ erased_customers as (
 -- identifier when exactly one customer holds it
 user_owners as (
 
-    select
-        identifier_value as app_user_id,
-        min(customer_id) as customer_id
-    from customer_identifiers
-    where identifier_type = 'app_user_id'
-      and is_linkable
-    group by identifier_value
-    having count(distinct customer_id) = 1
+    select identifier_value as app_user_id, customer_id
+    from ({{ cdp.identifier_owners('app_user_id') }}) as owners
 
 ),
 
@@ -186,10 +261,9 @@ resolved_all as (
 
 ),
 
--- incremental: only new and changed events are written (see the macro changed_rows)
 final as (
 
-    {{ cdp.changed_rows('resolved_all') }}
+    select * from resolved_all
 
 )
 
