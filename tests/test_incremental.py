@@ -26,8 +26,12 @@ INCREMENTAL_TABLES = (
     "staging.stg_shop__order_lines",
     "marts.fct_events",
     "marts.fct_orders",
+    "staging.stg_audit__quarantine",
     # a table built on two of them, as a check of what consumers see
     "marts.fct_order_lines",
+    # full rebuilds that read the incremental quarantine and staging models
+    "staging.stg_audit__row_accounting",
+    "staging.stg_privacy__erasure_scope",
 )
 
 
@@ -44,6 +48,26 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         """select min(order_id) from staging.stg_shop__order_lines
            group by order_id having count(*) > 1 order by 1 limit 1""",
     )[0][0]
+    # a quarantined row (with a key) of a person who asks to be erased only now
+    quarantined = query(
+        database,
+        """select consent_id, app_user_id from staging.base_consent__events
+           where _quarantine_reason is not null and consent_id is not null and app_user_id is not null
+             and consent_id in (select source_record_id from staging.stg_audit__quarantine
+                                where source_table = 'consent_events')
+           order by consent_id limit 1""",
+    )
+    assert quarantined, "no quarantined consent event with a user in the built warehouse"
+    quarantined_consent, quarantined_user = quarantined[0]
+    # a person erased by the build already: the user a standing request names
+    already_erased_user = query(
+        database,
+        """select min(app_user_id) from staging.base_privacy__deletion_requests
+           where _quarantine_reason is null and _version_rank = 1 and app_user_id is not null
+             and coalesce(request_status, 'pending') not in ('rejected', 'cancelled', 'withdrawn')
+             and app_user_id in (select app_user_id from staging.base_web__events)""",
+    )[0][0]
+    assert already_erased_user, "no erased web events in the built warehouse"
     merge = _pick_merge(database, exclude_user=erased_user)
     device = _pick_device(database, exclude_customers=[merge["absorbed"], merge["survivor"], merge["erased"]])
     execute(
@@ -79,6 +103,21 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         insert into raw.deletion_requests (request_id, user_id, requested_at, status, _loaded_at)
             values ('D-INCR-0001', '{erased_user}', '2026-11-01T08:00:00Z', 'pending',
                     (select loaded_at from watermark));
+        -- a deletion request that covers a row quarantined before it arrived
+        insert into raw.deletion_requests (request_id, user_id, requested_at, status, _loaded_at)
+            values ('D-INCR-0002', '{quarantined_user}', '2026-11-01T09:00:00Z', 'pending',
+                    (select loaded_at from watermark));
+        -- new rows of a person erased before: one usable, one without a key (quarantined, matched
+        -- by the hash of its raw row)
+        insert into raw.web_events (message_id, type, event, anonymous_id, user_id, properties, context,
+                                    timestamp, received_at, _loaded_at)
+            values ('INCR-ERASED-1', 'track', 'Product Viewed', null, '{already_erased_user}', '{{}}', '{{}}',
+                    '2026-10-31T10:00:00Z', '2026-10-31T10:00:00Z', (select loaded_at from watermark)),
+                   (null, 'track', 'Product Viewed', null, '{already_erased_user}', '{{}}', '{{}}',
+                    '2026-10-31T10:00:01Z', '2026-10-31T10:00:01Z', (select loaded_at from watermark));
+        -- a new row that cannot be used: no timestamp to order its versions
+        insert into raw.crm_contacts (contact_id, email, _loaded_at)
+            values ('C-INCR-QUARANTINED', 'incr.quarantined@example.com', (select loaded_at from watermark));
         -- a CRM contact with the email of one customer and the phone of another merges them: the
         -- absorbed customer's old events (its app user's, its identify calls) move, with no new event
         insert into raw.crm_contacts (contact_id, email, phone, created_at, updated_at, is_deleted, _loaded_at)
@@ -93,7 +132,14 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
                     (select loaded_at from watermark));
         """,
     )
-    return {"erased_user": erased_user, "order_id": order_id, **merge, **device}
+    return {
+        "erased_user": erased_user,
+        "order_id": order_id,
+        "quarantined_consent": quarantined_consent,
+        "already_erased_user": already_erased_user,
+        **merge,
+        **device,
+    }
 
 
 def _pick_merge(database: Path, exclude_user: str) -> dict[str, str]:
@@ -256,6 +302,44 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
         query(incremental, "select count(*) from marts.erased_customers where request_id = 'D-INCR-0001'")[0][
             0
         ]
+        > 0
+    )
+
+
+def test_the_quarantine_saw_each_change(builds: tuple[Path, Path, dict[str, str]]) -> None:
+    """A new bad row is added, an old one covered by a new deletion request is deleted, and new rows
+    of a person erased before (keyed or not) never enter staging or the quarantine."""
+    incremental, _, landed = builds
+    assert query(
+        incremental,
+        """select quarantine_reason from staging.stg_audit__quarantine
+           where source_table = 'crm_contacts' and source_record_id = 'C-INCR-QUARANTINED'""",
+    ) == [("missing or unparseable created_at and updated_at",)]
+    assert query(
+        incremental,
+        f"""select count(*) from staging.stg_audit__quarantine
+            where source_table = 'consent_events' and source_record_id = '{landed["quarantined_consent"]}'""",
+    ) == [(0,)]
+    assert query(
+        incremental,
+        f"""select count(*) from staging.stg_audit__quarantine
+            where source_table = 'web_events' and raw_row like '%{landed["already_erased_user"]}%'""",
+    ) == [(0,)]
+    assert query(
+        incremental, "select count(*) from staging.stg_web__events where message_id = 'INCR-ERASED-1'"
+    ) == [(0,)]
+    # the key-less row was landed and is counted as erased, by the hash of its raw row
+    assert query(
+        incremental,
+        f"""select count(*) from raw.web_events
+            where message_id is null and user_id = '{landed["already_erased_user"]}'""",
+    ) == [(1,)]
+    assert (
+        query(
+            incremental,
+            """select count(*) from staging.stg_privacy__erasure_scope
+           where source_table = 'web_events' and source_record_id is null""",
+        )[0][0]
         > 0
     )
 
