@@ -3,3 +3,17 @@
 {% macro incremental_watermark(column='_loaded_at') -%}
     (select coalesce(max({{ column }}), cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }})) from {{ this }})
 {%- endmacro %}
+
+{#- The same watermark as a literal, read from the warehouse when the model
+    runs. A scalar subquery in a filter is planned as a join above the base
+    view's normalisation (DuckDB does not push it into the raw scan); a literal
+    is pushed down, so only the rows landed after it are read and normalised. -#}
+{% macro incremental_watermark_literal(column='_loaded_at') -%}
+    {%- set value = none -%}
+    {%- if execute -%}
+        {%- set result = run_query(
+            'select cast(max(' ~ column ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ this) -%}
+        {%- set value = result.columns[0].values()[0] -%}
+    {%- endif -%}
+    cast('{{ value if value is not none else '1900-01-01 00:00:00' }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}

@@ -249,3 +249,34 @@ def test_incremental_facts_on_snowflake(snowflake_build: SnowflakeBuild, tmp_pat
     assert "changed_inputs" in (compiled / "commerce" / "fct_orders.sql").read_text()
     assert (sorted(server.query(events)), sorted(server.query(orders))) == before
     assert server.query("select count(*) from marts.fct_events__state where input_type = '_config'") == [(1,)]
+
+
+# ---- incremental quarantine on Snowflake ------------------------------------------------------
+
+
+def test_incremental_quarantine_on_snowflake(snowflake_build: SnowflakeBuild, tmp_path: Path) -> None:
+    """The quarantine's incremental path on Snowflake (watermark, delete+insert through a transient
+    table, the erasure post-hook): with its newest rows forgotten and a row of an erased record
+    planted, a run restores what the full build made."""
+    server = snowflake_build.server
+    quarantine = (
+        "select quarantine_row_id, source_table, source_record_id, quarantine_reason, raw_row, _loaded_at "
+        "from staging.stg_audit__quarantine"
+    )
+    before = sorted(server.query(quarantine))
+    assert before
+    server.query(
+        "delete from staging.stg_audit__quarantine "
+        "where _loaded_at = (select max(_loaded_at) from staging.stg_audit__quarantine)"
+    )
+    server.query(
+        "insert into staging.stg_audit__quarantine "
+        "(quarantine_row_id, source_table, source_record_id, quarantine_reason, raw_row, _loaded_at) "
+        "select 'planted', source_table, source_record_id, 'planted', '{}', cast('2000-01-01' as timestamp) "
+        "from staging.stg_privacy__erasure_scope where source_record_id is not null limit 1"
+    )
+    assert server.query(
+        "select count(*) from staging.stg_audit__quarantine where quarantine_row_id = 'planted'"
+    ) == [(1,)]
+    run_dbt_snowflake(server, tmp_path, "run", "--select", "stg_audit__quarantine")
+    assert sorted(server.query(quarantine)) == before

@@ -12,28 +12,53 @@
     Incremental: whether a row is quarantined depends on the row alone
     (`_quarantine_reason` reads no other row), and raw tables are append-only,
     so an incremental run only reads the rows landed after the newest
-    `_loaded_at` the table holds (the filter reaches the raw scan; the base
+    `_loaded_at` the table holds (a literal, so the filter reaches the raw scan; the base
     views' version window is not referenced, so it is pruned). A new version of
     a key never changes an old row's quarantine status. Copies of one bad row
     share their `_loaded_at`, so they are numbered within one batch. The one
     change to old rows, an erasure, is applied by the post-hook
     `delete_erased_quarantine_rows`. A changed quarantine rule, a back-dated
     load or a withdrawn deletion request needs a --full-refresh. -#}
+{%- set watermark = cdp.incremental_watermark_literal() if is_incremental() else none %}
+
 with
 
+erasure_scope as (
+
+    select
+        source_table,
+        coalesce(source_record_id, raw_row_hash) as erased_row_id
+    from {{ ref('stg_privacy__erasure_scope') }}
+
+),
+
+{#- `_quarantine_reason is not null and not is_erased`, i.e. is_quarantined,
+    written as a left join on the scope: DuckDB plans is_erased's correlated
+    exists as a mark join over every base row, below the filters, so every raw
+    row was serialised and hashed (and the watermark saved nothing). The scope
+    is unique per (source_table, key or row hash), so the join cannot fan out,
+    and the row accounting counts erased rows the same way. -#}
 {% for s in cdp.staging_inventory() %}
 {{ s.table }} as (
 
     select
         '{{ s.table }}' as source_table,
-        {{ s.key }} as source_record_id,
-        _quarantine_reason as quarantine_reason,
-        _raw_row as raw_row,
-        _loaded_at
-    from {{ ref(s.base) }}
-    where {{ cdp.is_quarantined(s.table) }}
+        base_rows.{{ s.key }} as source_record_id,
+        base_rows._quarantine_reason as quarantine_reason,
+        base_rows._raw_row as raw_row,
+        base_rows._loaded_at
+    from {{ ref(s.base) }} as base_rows
+    {%- if s.table != 'deletion_requests' %}
+    left join erasure_scope as erased
+        on erased.source_table = '{{ s.table }}'
+        and erased.erased_row_id = coalesce(base_rows.{{ s.key }}, {{ cdp.hash_key(['base_rows._raw_row']) }})
+    {%- endif %}
+    where base_rows._quarantine_reason is not null
+    {%- if s.table != 'deletion_requests' %}
+      and erased.erased_row_id is null
+    {%- endif %}
     {%- if is_incremental() %}
-      and _loaded_at > {{ cdp.incremental_watermark() }}
+      and base_rows._loaded_at > {{ watermark }}
     {%- endif %}
 
 ),
