@@ -5,9 +5,10 @@
 {%- endmacro %}
 
 {#- The same watermark as a literal, read from the warehouse when the model
-    runs. A scalar subquery in a filter is planned as a join above the base
-    view's normalisation (DuckDB does not push it into the raw scan); a literal
-    is pushed down, so only the rows landed after it are read and normalised. -#}
+    runs (Snowflake's text form of a timestamp may drop digits: a lower
+    watermark only re-reads rows, which delete+insert replaces). DuckDB plans a
+    scalar subquery in a filter as a nested-loop join; a literal is a plain
+    filter the scan can use where it reaches it. -#}
 {% macro incremental_watermark_literal(column='_loaded_at') -%}
     {%- set value = none -%}
     {%- if execute -%}

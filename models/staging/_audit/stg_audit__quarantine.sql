@@ -12,8 +12,10 @@
     Incremental: whether a row is quarantined depends on the row alone
     (`_quarantine_reason` reads no other row), and raw tables are append-only,
     so an incremental run only reads the rows landed after the newest
-    `_loaded_at` the table holds (a literal, so the filter reaches the raw scan; the base
-    views' version window is not referenced, so it is pruned). A new version of
+    `_loaded_at` the table holds (a literal; the base views' version window is
+    not referenced, so it is pruned). On DuckDB the filter stays above the base
+    views' normalisation, so the run costs about a full one there
+    (docs/benchmarks.md); the result is the same either way. A new version of
     a key never changes an old row's quarantine status. Copies of one bad row
     share their `_loaded_at`, so they are numbered within one batch. The one
     change to old rows, an erasure, is applied by the post-hook
@@ -35,9 +37,9 @@ erasure_scope as (
 {#- `_quarantine_reason is not null and not is_erased`, i.e. is_quarantined,
     written as a left join on the scope: DuckDB plans is_erased's correlated
     exists as a mark join over every base row, below the filters, so every raw
-    row was serialised and hashed (and the watermark saved nothing). The scope
-    is unique per (source_table, key or row hash), so the join cannot fan out,
-    and the row accounting counts erased rows the same way. -#}
+    row was serialised and hashed. Only unmatched rows are kept, each once, so
+    the join cannot fan out; the row accounting counts erased rows the same
+    way. -#}
 {% for s in cdp.staging_inventory() %}
 {{ s.table }} as (
 
