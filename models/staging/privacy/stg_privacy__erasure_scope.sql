@@ -149,21 +149,34 @@ scope_0 as (
 
 ),
 
+{#- Each hop first finds the (few) records holding a scope identifier, one per
+    record (`group by`, which also keeps the planner from joining the
+    identifiers with themselves on the record before the scope filter: that
+    was a 10M x 10M join per hop), then reads those records' identifiers.
+    min() of the per-record min() is the same request as before. -#}
 {% for hop in range(1, hops + 1) %}
+found_{{ hop }} as (
+
+    select found.source_table, found.row_id, min(scope.request_id) as request_id
+    from scope_{{ hop - 1 }} as scope
+    inner join spreading_identifiers as found
+        on found.identifier_type = scope.identifier_type
+        and found.identifier_value = scope.identifier_value
+    group by found.source_table, found.row_id
+
+),
+
 scope_{{ hop }} as (
 
     select identifier_type, identifier_value, min(request_id) as request_id
     from (
         select * from scope_{{ hop - 1 }}
         union all
-        select reached.identifier_type, reached.identifier_value, scope.request_id
-        from scope_{{ hop - 1 }} as scope
-        inner join spreading_identifiers as found
-            on found.identifier_type = scope.identifier_type
-            and found.identifier_value = scope.identifier_value
+        select reached.identifier_type, reached.identifier_value, found_{{ hop }}.request_id
+        from found_{{ hop }}
         inner join spreading_identifiers as reached
-            on reached.row_id = found.row_id
-            and reached.source_table = found.source_table
+            on reached.row_id = found_{{ hop }}.row_id
+            and reached.source_table = found_{{ hop }}.source_table
     ) as grown
     group by identifier_type, identifier_value
 
@@ -231,8 +244,10 @@ device_ids as (
     inner join row_identifiers
         on row_identifiers.row_id = person_records.row_id
         and row_identifiers.source_table = person_records.source_table
+    {#- the type as a literal: the other types' lists fold away, so the check is
+        not planned as a join over every identifier row before the type filter #}
     where row_identifiers.identifier_type = 'anonymous_id'
-      and not {{ cdp.is_blocklisted_identifier('row_identifiers.identifier_type', 'row_identifiers.identifier_value') }}
+      and not {{ cdp.is_blocklisted_identifier("'anonymous_id'", 'row_identifiers.identifier_value') }}
 
 ),
 
