@@ -6,19 +6,28 @@
     shows up here as `unaccounted_rows` and fails its test.
 
     The base view is read once per table, for the two buckets no table holds
-    (superseded and erased): only the columns the version window needs are
-    computed, never the row's JSON. Erasure is a left join on the scope's key
-    (unique per table and key, so no fan-out) rather than `is_erased`'s
-    correlated exists, which Snowflake allows in a WHERE clause only. Key-less
-    rows, the one case matched by row hash, are counted on their own: the
-    `is null` filter on the window's partition key reaches the raw scan, so
-    only those rows are serialised and hashed. -#}
+    (superseded and erased), and nothing else reads the raw table's rows.
+    Superseded rows are counted without the version window: usable rows (not
+    quarantined, not erased) always have a key and rank before a key's other
+    rows, so a key's usable rows are ranks 1..n and n - 1 of them are
+    superseded; the total is usable rows minus distinct usable keys. The
+    window is then pruned from the base view, a hash aggregate instead of a
+    sort of every row. Erasure is a left join on the scope, keyed rows by key
+    and key-less rows by the hash of the row as landed (coalesce hashes only
+    key-less rows, `_raw_row` is serialised for quarantined rows only), as the
+    quarantine joins it: one pass, where a correlated exists (`is_erased`,
+    which DuckDB plans as a mark join) and a second scan for key-less rows
+    cost 31 CPU s at 1M people (docs/benchmarks.md). -#}
 with
 
+{# Each keyed or key-less erased row once (as the quarantine joins it), so the
+    left join below cannot fan out. #}
 erasure_scope as (
 
-    select * from {{ ref('stg_privacy__erasure_scope') }}
-    where source_record_id is not null
+    select distinct
+        source_table,
+        coalesce(source_record_id, raw_row_hash) as erased_row_id
+    from {{ ref('stg_privacy__erasure_scope') }}
 
 ),
 
@@ -26,20 +35,21 @@ erasure_scope as (
 {{ s.table }}_split as (
 
     select
+        {#- usable = not quarantined and not erased; usable rows always have a key -#}
+        {%- set usable = '_quarantine_reason is null' if s.table == 'deletion_requests'
+            else 'erased.erased_row_id is null and _quarantine_reason is null' %}
+        count(case when {{ usable }} then 1 end)
+        - count(distinct case when {{ usable }} then base_rows.{{ s.key }} end) as superseded_rows,
         {%- if s.table == 'deletion_requests' %}
-        count(case when _quarantine_reason is null and _version_rank > 1 then 1 end) as superseded_rows,
         0 as erased_rows
         {%- else %}
-        count(case
-            when erased.source_record_id is null and _quarantine_reason is null and _version_rank > 1 then 1
-        end) as superseded_rows,
-        count(erased.source_record_id) as erased_rows
+        count(erased.erased_row_id) as erased_rows
         {%- endif %}
     from {{ ref(s.base) }} as base_rows
     {%- if s.table != 'deletion_requests' %}
     left join erasure_scope as erased
         on erased.source_table = '{{ s.table }}'
-        and erased.source_record_id = base_rows.{{ s.key }}
+        and erased.erased_row_id = coalesce(base_rows.{{ s.key }}, {{ cdp.hash_key(['base_rows._raw_row']) }})
     {%- endif %}
 
 ),
@@ -54,9 +64,6 @@ erasure_scope as (
         (select count(*) from {{ ref('stg_audit__quarantine') }} where source_table = '{{ s.table }}')
             as quarantined_rows,
         {{ s.table }}_split.erased_rows
-        {%- if s.table != 'deletion_requests' %}
-        + (select count(*) from {{ ref(s.base) }} where {{ s.key }} is null and {{ cdp.is_erased(s.table) }})
-        {%- endif %} as erased_rows
     from {{ s.table }}_split
 
 ),
