@@ -25,21 +25,8 @@
 
 with
 
-erasure_scope as (
-
-    select
-        source_table,
-        coalesce(source_record_id, raw_row_hash) as erased_row_id
-    from {{ ref('stg_privacy__erasure_scope') }}
-
-),
-
 {#- `_quarantine_reason is not null and not is_erased`, i.e. is_quarantined,
-    written as a left join on the scope: DuckDB plans is_erased's correlated
-    exists as a mark join over every base row, below the filters, so every raw
-    row was serialised and hashed. Only unmatched rows are kept, each once, so
-    the join cannot fan out; the row accounting counts erased rows the same
-    way. -#}
+    written with the left join `erasure_scope_join` (why: see the macro). -#}
 {% for s in cdp.staging_inventory() %}
 {{ s.table }} as (
 
@@ -50,15 +37,9 @@ erasure_scope as (
         base_rows._raw_row as raw_row,
         base_rows._loaded_at
     from {{ ref(s.base) }} as base_rows
-    {%- if s.table != 'deletion_requests' %}
-    left join erasure_scope as erased
-        on erased.source_table = '{{ s.table }}'
-        and erased.erased_row_id = coalesce(base_rows.{{ s.key }}, {{ cdp.hash_key(['base_rows._raw_row']) }})
-    {%- endif %}
+    {{ cdp.erasure_scope_join(s.table, s.key) }}
     where base_rows._quarantine_reason is not null
-    {%- if s.table != 'deletion_requests' %}
       and erased.erased_row_id is null
-    {%- endif %}
     {%- if is_incremental() %}
       and base_rows._loaded_at > {{ watermark }}
     {%- endif %}

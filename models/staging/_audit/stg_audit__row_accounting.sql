@@ -20,37 +20,17 @@
     cost 31 CPU s at 1M people (docs/benchmarks.md). -#}
 with
 
-{# Each keyed or key-less erased row once (as the quarantine joins it), so the
-    left join below cannot fan out. #}
-erasure_scope as (
-
-    select distinct
-        source_table,
-        coalesce(source_record_id, raw_row_hash) as erased_row_id
-    from {{ ref('stg_privacy__erasure_scope') }}
-
-),
-
 {% for s in cdp.staging_inventory() %}
 {{ s.table }}_split as (
 
     select
         {#- usable = not quarantined and not erased; usable rows always have a key -#}
-        {%- set usable = '_quarantine_reason is null' if s.table == 'deletion_requests'
-            else 'erased.erased_row_id is null and _quarantine_reason is null' %}
+        {%- set usable = 'erased.erased_row_id is null and _quarantine_reason is null' %}
         count(case when {{ usable }} then 1 end)
         - count(distinct case when {{ usable }} then base_rows.{{ s.key }} end) as superseded_rows,
-        {%- if s.table == 'deletion_requests' %}
-        0 as erased_rows
-        {%- else %}
         count(erased.erased_row_id) as erased_rows
-        {%- endif %}
     from {{ ref(s.base) }} as base_rows
-    {%- if s.table != 'deletion_requests' %}
-    left join erasure_scope as erased
-        on erased.source_table = '{{ s.table }}'
-        and erased.erased_row_id = coalesce(base_rows.{{ s.key }}, {{ cdp.hash_key(['base_rows._raw_row']) }})
-    {%- endif %}
+    {{ cdp.erasure_scope_join(s.table, s.key) }}
 
 ),
 
