@@ -13,12 +13,13 @@ changed (a marker written into every fact row survives on the rows that were not
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.dbt_helpers import built_copy, execute, query, run_dbt
+from tests.dbt_helpers import RUN_AT, built_copy, execute, query, run_dbt
 
 INCREMENTAL_TABLES = (
     "staging.stg_web__events",
@@ -27,12 +28,16 @@ INCREMENTAL_TABLES = (
     "marts.fct_events",
     "marts.fct_orders",
     "staging.stg_audit__quarantine",
-    # a table built on two of them, as a check of what consumers see
+    # tables built on them, as a check of what consumers see
     "marts.fct_order_lines",
+    "audiences.aud_cart_abandoners",
     # full rebuilds that read the incremental quarantine and staging models
     "staging.stg_audit__row_accounting",
     "staging.stg_privacy__erasure_scope",
 )
+
+# shortly before the pinned run time, so inside the cart audience's window
+CART_ADDED_AT = (datetime.fromisoformat(RUN_AT) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _land_new_raw_rows(database: Path) -> dict[str, str]:
@@ -132,7 +137,23 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
                     (select loaded_at from watermark));
         """,
     )
+    cart_customer, cart_user = _pick_cart_customer(
+        database, exclude=[erased_user, *merge.values(), *device.values()]
+    )
+    execute(
+        database,
+        f"""
+        -- a known customer adds to cart just before the run: a cart abandoner
+        insert into raw.web_events (message_id, type, event, anonymous_id, user_id, properties, context,
+                                    timestamp, received_at, _loaded_at)
+            values ('INCR-CART-ADD', 'track', 'Product Added', null, '{cart_user}',
+                    '{{"sku":"INCR-CART","category":"test","price":42.0,"quantity":1}}', '{{}}',
+                    '{CART_ADDED_AT}', '{CART_ADDED_AT}',
+                    (select max(_loaded_at) from raw.web_events));
+        """,
+    )
     return {
+        "cart_customer": cart_customer,
         "erased_user": erased_user,
         "order_id": order_id,
         "quarantined_consent": quarantined_consent,
@@ -140,6 +161,37 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         **merge,
         **device,
     }
+
+
+def _pick_cart_customer(database: Path, exclude: list[str]) -> tuple[str, str]:
+    """A customer the cart audience would take but for a recent cart: an app user, an email, email
+    consent and analytics consent, no order or Order Completed after the cart add, not in it yet,
+    and not touched by the other changes."""
+    excluded = "', '".join(str(value) for value in exclude)
+    rows = query(
+        database,
+        f"""
+        select profiles.customer_id, min(records.source_record_id)
+        from marts.customer_profiles as profiles
+        inner join marts.dim_customer_records as records
+            on records.customer_id = profiles.customer_id and records.source_table = 'app_users'
+        where profiles.email is not null and profiles.email_marketing_consent and profiles.analytics_consent
+          and profiles.customer_id not in (select customer_id from audiences.aud_cart_abandoners)
+          and profiles.customer_id not in ('{excluded}')
+          and profiles.customer_id not in (
+              select customer_id from marts.fct_orders where customer_id is not null
+                and ordered_at >= '{CART_ADDED_AT}'
+              union all
+              select customer_id from marts.fct_events where customer_id is not null
+                and event_name = 'Order Completed' and event_at >= '{CART_ADDED_AT}')
+        group by profiles.customer_id
+        having min(records.source_record_id) not in ('{excluded}')
+        order by profiles.customer_id
+        limit 1
+        """,
+    )
+    assert rows, "no customer for the cart audience in the built warehouse"
+    return rows[0]
 
 
 def _pick_merge(database: Path, exclude_user: str) -> dict[str, str]:
@@ -259,10 +311,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[s
     return incremental, full, landed
 
 
-@pytest.mark.parametrize("relation", INCREMENTAL_TABLES)
-def test_incremental_equals_full_refresh(builds: tuple[Path, Path, dict[str, str]], relation: str) -> None:
-    incremental, full, _ = builds
-    with duckdb.connect(str(incremental), read_only=True) as connection:
+def _differences(database: Path, full: Path, relation: str) -> tuple[int, int]:
+    """Rows only in `database`'s relation, rows only in `full`'s (a non-empty relation)."""
+    with duckdb.connect(str(database), read_only=True) as connection:
         connection.execute(f"attach '{full}' as full_refresh (read_only)")
         other = f"full_refresh.{relation}"
         differences = connection.sql(
@@ -271,8 +322,14 @@ def test_incremental_equals_full_refresh(builds: tuple[Path, Path, dict[str, str
                     (select count(*) from (select * from {other} except all select * from {relation})),
                     (select count(*) from {other})"""
         ).fetchall()[0]
-    assert differences[:2] == (0, 0), f"{relation}: {differences} (incremental only, full refresh only, rows)"
-    assert differences[2] > 0
+    assert differences[2] > 0, f"{relation} is empty"
+    return differences[0], differences[1]
+
+
+@pytest.mark.parametrize("relation", INCREMENTAL_TABLES)
+def test_incremental_equals_full_refresh(builds: tuple[Path, Path, dict[str, str]], relation: str) -> None:
+    incremental, full, _ = builds
+    assert _differences(incremental, full, relation) == (0, 0)
 
 
 def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, dict[str, str]]) -> None:
@@ -304,6 +361,10 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
         ]
         > 0
     )
+    assert query(
+        incremental,
+        f"select count(*) from audiences.aud_cart_abandoners where customer_id = '{landed['cart_customer']}'",
+    ) == [(1,)]
 
 
 def test_the_quarantine_saw_each_change(builds: tuple[Path, Path, dict[str, str]]) -> None:
@@ -366,6 +427,61 @@ def test_old_rows_whose_attribution_changed_were_rewritten(builds: tuple[Path, P
         assert query(
             database, f"select count(*) from marts.fct_events where customer_id = '{landed['absorbed']}'"
         ) == [(0,)]
+
+
+# ---- the events hot path between scheduled runs ---------------------------------------------------
+
+HOT_PATH_MODELS = {"stg_web__events", "fct_events", "aud_cart_abandoners", "aud_high_intent_browsers"}
+
+
+@pytest.fixture(scope="module")
+def hot_path(
+    builds: tuple[Path, Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, dict[str, object]]:
+    """The same new raw rows as `builds`, first through `dbt build --selector events_hot_path`
+    (what it built and what the audience held then), then through the scheduled incremental run.
+    Compared with `builds`' full refresh of the same raw data."""
+    _, full, landed = builds
+    database = built_copy(tmp_path_factory.mktemp("hot_path"))
+    assert _land_new_raw_rows(database) == landed
+    identity_before = query(database, "select count(*), max(customer_id) from marts.dim_customers")
+    output = run_dbt(database, "build", "--selector", "events_hot_path")
+    seen: dict[str, object] = {
+        "built": {
+            line.split(" model ", 1)[1].split()[0].split(".")[-1]
+            for line in output.splitlines()
+            if " OK created " in line and " model " in line
+        },
+        "audience": query(database, "select customer_id from audiences.aud_cart_abandoners"),
+        "identity": query(database, "select count(*), max(customer_id) from marts.dim_customers"),
+        "identity_before": identity_before,
+    }
+    run_dbt(database, "run")
+    return database, full, seen
+
+
+def test_hot_path_builds_only_the_event_models(hot_path: tuple[Path, Path, dict[str, object]]) -> None:
+    _, _, seen = hot_path
+    assert seen["built"] == HOT_PATH_MODELS
+    assert seen["identity"] == seen["identity_before"]
+
+
+def test_hot_path_puts_a_new_cart_in_the_audience(
+    builds: tuple[Path, Path, dict[str, str]], hot_path: tuple[Path, Path, dict[str, object]]
+) -> None:
+    _, _, landed = builds
+    _, _, seen = hot_path
+    assert (landed["cart_customer"],) in seen["audience"]
+
+
+@pytest.mark.parametrize("relation", INCREMENTAL_TABLES)
+def test_scheduled_run_after_hot_path_equals_full_refresh(
+    hot_path: tuple[Path, Path, dict[str, object]], relation: str
+) -> None:
+    """The hot path staged and attributed events with the old identity and erasure scope; the next
+    scheduled run must still end where a full refresh ends (merged customers, new erasures)."""
+    database, full, _ = hot_path
+    assert _differences(database, full, relation) == (0, 0)
 
 
 # ---- an incremental run writes only what can have changed ----------------------------------------
