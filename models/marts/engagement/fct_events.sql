@@ -78,14 +78,25 @@ changed_app_users as (
 
 ),
 
--- one scan of the staged events for every reason a single event is touched
+{#- One select per reason an event is touched, not one scan with an `or`:
+    each filter then reaches the scan on its own (the watermark prunes row
+    groups, a semi-join on an empty or small set skips or filters the scan
+    before the other columns are read), which is what keeps a run with few
+    new events (the events hot path) from reading all 10M events twice. #}
 touched_events as (
 
     select message_id, anonymous_id
     from {{ ref('stg_web__events') }}
     where _loaded_at > {{ cdp.fact_state_watermark() }}
-       or (event_type = 'identify' and record_key in (select record_key from changed_records))
-       or app_user_id in (select app_user_id from changed_app_users)
+    union
+    select message_id, anonymous_id
+    from {{ ref('stg_web__events') }}
+    where event_type = 'identify'
+      and record_key in (select record_key from changed_records)
+    union
+    select message_id, anonymous_id
+    from {{ ref('stg_web__events') }}
+    where app_user_id in (select app_user_id from changed_app_users)
     union
     select message_id, anonymous_id
     from {{ this }}
@@ -102,11 +113,15 @@ touched_devices as (
 
 ),
 
+-- the touched events, then the other events of their devices (disjoint)
 events as (
 
     select * from {{ ref('stg_web__events') }}
     where message_id in (select message_id from touched_events)
-       or anonymous_id in (select anonymous_id from touched_devices)
+    union all
+    select * from {{ ref('stg_web__events') }}
+    where anonymous_id in (select anonymous_id from touched_devices)
+      and message_id not in (select message_id from touched_events)
 
 ),
 {%- else -%}
