@@ -11,8 +11,10 @@
     replaces the staged version. Keys erased since the last run are removed by
     `delete_erased_records` (a post-hook). Assumes loaders land rows with a
     `_loaded_at` later than what was already landed (true of every batch
-    loader); a back-dated row needs a --full-refresh. -#}
-{% macro staging_batch(source_table) -%}
+    loader); a back-dated row needs a --full-refresh. `restage` (a query of
+    keys) adds keys whose staged row can change without a new raw row (a
+    rule that reads the run time), in the versioned branch only. -#}
+{% macro staging_batch(source_table, restage=none) -%}
     {%- set s = cdp.staging_inventory() | selectattr('table', 'equalto', source_table) | first -%}
     {%- if is_incremental() and s.version_order == '_loaded_at asc' %}
     {#- The first usable delivery wins (Segment's redeliveries): a key the
@@ -36,8 +38,31 @@
         select {{ s.key }}
         from {{ ref(s.base) }}
         where _loaded_at > {{ cdp.incremental_watermark() }}
+        {%- if restage %}
+        union all
+        {{ restage }}
+        {%- endif %}
     )
     {%- else %}
     select * from {{ ref(s.base) }}
     {%- endif %}
+{%- endmacro %}
+
+{#- Pre-hook of a model derived from several rows per key (order lines from an
+    order's line items): delete every row of the keys with newly landed raw
+    rows before the batch is inserted. delete+insert on the key replaces only
+    the keys the batch holds rows for, so a new version with no rows left (an
+    empty or malformed array) would keep the old version's rows. The
+    watermark is the one the batch reads, before this delete (a lower one
+    after it only makes the batch re-read keys it restages whole). -#}
+{% macro delete_restaged_keys(source_table) -%}
+    {%- if is_incremental() -%}
+    {%- set s = cdp.staging_inventory() | selectattr('table', 'equalto', source_table) | first -%}
+    delete from {{ this }}
+    where {{ s.key }} in (
+        select {{ s.key }}
+        from {{ ref(s.base) }}
+        where _loaded_at > {{ cdp.incremental_watermark() }}
+    )
+    {%- endif -%}
 {%- endmacro %}
