@@ -70,6 +70,11 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         """select min(order_id) from staging.stg_shop__order_lines
            group by order_id having count(*) > 1 order by 1 limit 1""",
     )[0][0]
+    # an order whose new version has no readable line items left: its old lines must go
+    emptied_order = query(
+        database,
+        f"""select max(order_id) from staging.stg_shop__order_lines where order_id <> '{order_id}'""",
+    )[0][0]
     # a quarantined row (with a key) of a person who asks to be erased only now
     quarantined = query(
         database,
@@ -101,6 +106,8 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
                (select max(contact_id) from staging.stg_crm__contacts
                 where contact_id < (select max(contact_id) from staging.stg_crm__contacts)),
                (select max(shop_customer_id) from staging.stg_shop__customers),
+               (select max(shop_customer_id) from staging.stg_shop__customers
+                where shop_customer_id < (select max(shop_customer_id) from staging.stg_shop__customers)),
                (select max(app_user_id) from staging.stg_app__users),
                (select max(app_user_id) from staging.stg_app__users
                 where app_user_id < (select max(app_user_id) from staging.stg_app__users)),
@@ -108,7 +115,15 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
                   and app_user_id < (select max(app_user_id) from staging.stg_app__users where app_user_id < (
                       select max(app_user_id) from staging.stg_app__users)))""".format(erased_user=erased_user),
     )[0]
-    changed_contact, redelivered_contact, changed_customer, changed_user, redelivered_user, consent_user = accounts
+    (
+        changed_contact,
+        redelivered_contact,
+        changed_customer,
+        late_customer,
+        changed_user,
+        redelivered_user,
+        consent_user,
+    ) = accounts
     execute(
         database,
         f"""
@@ -136,6 +151,17 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
             )
             from raw.shop_orders
             where order_id = '{order_id}'
+            order by _loaded_at desc
+            limit 1;
+        -- a new version of another order with a malformed line-items array: no lines left
+        insert into raw.shop_orders
+            select * replace (
+                '[{{"sku":' as line_items,
+                '2026-10-31T23:00:00Z' as updated_at,
+                (select loaded_at from watermark) as _loaded_at
+            )
+            from raw.shop_orders
+            where order_id = '{emptied_order}'
             order by _loaded_at desc
             limit 1;
         -- a deletion request for someone with events
@@ -202,6 +228,14 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
             where customer_id = '{changed_customer}'
             order by _loaded_at desc
             limit 1;
+        -- a late arrival: an old version of another customer, landed now, stays superseded
+        insert into raw.shop_customers
+            select * replace ('lateville' as city, '2001-01-01T00:00:00Z' as updated_at,
+                              (select loaded_at from watermark) as _loaded_at)
+            from raw.shop_customers
+            where customer_id = '{late_customer}'
+            order by _loaded_at desc
+            limit 1;
         -- app: a new plan for one user, and another user's current row delivered twice
         insert into raw.app_users
             select * replace ('incr-plan' as plan, (select loaded_at from watermark) as _loaded_at)
@@ -236,10 +270,12 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         "changed_contact": changed_contact,
         "redelivered_contact": redelivered_contact,
         "changed_customer": changed_customer,
+        "late_customer": late_customer,
         "changed_user": changed_user,
         "redelivered_user": redelivered_user,
         "erased_user": erased_user,
         "order_id": order_id,
+        "emptied_order": emptied_order,
         "quarantined_consent": quarantined_consent,
         "already_erased_user": already_erased_user,
         **merge,
@@ -400,6 +436,12 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
     assert query(
         incremental, f"select sku from staging.stg_shop__order_lines where order_id = '{landed['order_id']}'"
     ) == [("INCR-1",)]
+    assert query(
+        incremental,
+        f"""select is_line_items_invalid, (select count(*) from staging.stg_shop__order_lines
+                                           where order_id = '{landed['emptied_order']}')
+            from staging.stg_shop__orders where order_id = '{landed['emptied_order']}'""",
+    ) == [(True, 0)]
     assert (
         query(
             incremental,
@@ -431,13 +473,15 @@ def test_the_new_data_reached_the_incremental_staging_tables(builds: tuple[Path,
                 (select count(*) from staging.stg_shop__customers where shop_customer_id = 'SC-INCR-NEW'),
                 (select list(city) from staging.stg_shop__customers
                  where shop_customer_id = '{landed["changed_customer"]}'),
+                (select list(city = 'Lateville') from staging.stg_shop__customers
+                 where shop_customer_id = '{landed["late_customer"]}'),
                 (select list(plan) from staging.stg_app__users where app_user_id = '{landed["changed_user"]}'),
                 (select list(_loaded_at) from staging.stg_app__users
                  where app_user_id = '{landed["redelivered_user"]}'),
                 (select list(is_granted) from staging.stg_consent__events where consent_id = 'CONS-INCR-1'),
                 (select count(*) from staging.stg_helpdesk__tickets where ticket_id = 'T-INCR-1'),
                 (select count(*) from staging.stg_newsletter__signups where signup_id = 'NL-INCR-1')""",
-    ) == [(1, ["Incr Company"], [watermark], 1, ["Incrville"], ["incr-plan"], [watermark], [False], 1, 1)]
+    ) == [(1, ["Incr Company"], [watermark], 1, ["Incrville"], [False], ["incr-plan"], [watermark], [False], 1, 1)]
 
 
 def test_records_erased_after_they_were_staged_left_staging(builds: tuple[Path, Path, dict[str, str]]) -> None:
