@@ -34,7 +34,7 @@
         * exclude (_version_rank),
         {{ cdp.version_rank(s.key, s.version_order) }} as _version_rank
     from {{ ref(s.base) }}
-    where {{ s.key }} in (
+    {%- set batch_keys %}
         select {{ s.key }}
         from {{ ref(s.base) }}
         where _loaded_at > {{ cdp.incremental_watermark() }}
@@ -42,10 +42,46 @@
         union all
         {{ restage }}
         {%- endif %}
-    )
+    {%- endset %}
+    where {{ s.key }} in ({{ cdp.batch_key_list(batch_keys) }})
     {%- else %}
     select * from {{ ref(s.base) }}
     {%- endif %}
+{%- endmacro %}
+
+{#- The keys of a versioned batch, for `key in (...)`. DuckDB plans an IN
+    subquery as a semi-join above the base view's projection, so every raw
+    row was normalised before the join dropped it (an incremental run cost as
+    much CPU as a full build: 0.70 against 0.65 s for the CRM contacts at 100k
+    people). A list of literals is a filter, pushed below the projection to
+    the raw scan: only the batch's keys are normalised (0.28 s). The keys are
+    read when the model runs (their query's own `_loaded_at` filter reaches
+    the raw scan); a very large batch, and other warehouses, keep the
+    subquery. -#}
+{% macro batch_key_list(keys_query, max_literals=100000) -%}
+    {{ return(adapter.dispatch('batch_key_list', 'cdp')(keys_query, max_literals)) }}
+{%- endmacro %}
+
+{% macro default__batch_key_list(keys_query, max_literals) -%}
+    {{ keys_query }}
+{%- endmacro %}
+
+{% macro duckdb__batch_key_list(keys_query, max_literals) -%}
+    {%- if not execute -%}
+    {{ keys_query }}
+    {%- else -%}
+    {%- set keys = run_query('select distinct k from (' ~ keys_query ~ ') as batch(k) where k is not null').columns[0].values() -%}
+    {%- if keys | length > max_literals -%}
+    {{ keys_query }}
+    {%- elif keys | length == 0 -%}
+    {#- `in (null)` holds for no row: an empty batch -#}
+    null
+    {%- else -%}
+    {%- for k in keys -%}
+    '{{ k | replace("'", "''") }}'{% if not loop.last %}, {% endif %}
+    {%- endfor -%}
+    {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Pre-hook of a model derived from several rows per key (order lines from an
