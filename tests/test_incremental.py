@@ -3,7 +3,9 @@ warehouse gets new raw rows (new events on known devices and users, a redelivery
 already staged, a new version of an order with fewer line items, a deletion request for someone
 with events, a CRM contact that merges two customers so that one's old events and app user move
 to the other, an event that links a known device to another customer so that the device's
-earlier anonymous events change owner), is built incrementally, and every incremental table is
+earlier anonymous events change owner, new records, versions, redeliveries and a late-arriving old
+version of the versioned sources, an order version with a malformed line-items array), is built
+incrementally, and every incremental table is
 compared row for row with a `--full-refresh` build of the same raw data. The changes that touch old
 rows without new rows on them are checked to have happened, so a too-small recomputed set fails.
 
