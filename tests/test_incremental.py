@@ -103,7 +103,7 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
     # picks above take the smallest)
     accounts = query(
         database,
-        """select
+        f"""select
                (select max(contact_id) from staging.stg_crm__contacts),
                (select max(contact_id) from staging.stg_crm__contacts
                 where contact_id < (select max(contact_id) from staging.stg_crm__contacts)),
@@ -115,7 +115,7 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
                 where app_user_id < (select max(app_user_id) from staging.stg_app__users)),
                (select max(app_user_id) from staging.stg_app__users where app_user_id <> '{erased_user}'
                   and app_user_id < (select max(app_user_id) from staging.stg_app__users where app_user_id < (
-                      select max(app_user_id) from staging.stg_app__users)))""".format(erased_user=erased_user),
+                      select max(app_user_id) from staging.stg_app__users)))""",
     )[0]
     (
         changed_contact,
@@ -441,8 +441,8 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
     assert query(
         incremental,
         f"""select is_line_items_invalid, (select count(*) from staging.stg_shop__order_lines
-                                           where order_id = '{landed['emptied_order']}')
-            from staging.stg_shop__orders where order_id = '{landed['emptied_order']}'""",
+                                           where order_id = '{landed["emptied_order"]}')
+            from staging.stg_shop__orders where order_id = '{landed["emptied_order"]}'""",
     ) == [(True, 0)]
     assert (
         query(
@@ -459,7 +459,9 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
     )
 
 
-def test_the_new_data_reached_the_incremental_staging_tables(builds: tuple[Path, Path, dict[str, str]]) -> None:
+def test_the_new_data_reached_the_incremental_staging_tables(
+    builds: tuple[Path, Path, dict[str, str]],
+) -> None:
     """Guards the comparison for the versioned sources: each new record, new version, redelivery
     and new statement is staged as its newest row."""
     incremental, _, landed = builds
@@ -483,10 +485,26 @@ def test_the_new_data_reached_the_incremental_staging_tables(builds: tuple[Path,
                 (select list(is_granted) from staging.stg_consent__events where consent_id = 'CONS-INCR-1'),
                 (select count(*) from staging.stg_helpdesk__tickets where ticket_id = 'T-INCR-1'),
                 (select count(*) from staging.stg_newsletter__signups where signup_id = 'NL-INCR-1')""",
-    ) == [(1, ["Incr Company"], [watermark], 1, ["Incrville"], [False], ["incr-plan"], [watermark], [False], 1, 1)]
+    ) == [
+        (
+            1,
+            ["Incr Company"],
+            [watermark],
+            1,
+            ["Incrville"],
+            [False],
+            ["incr-plan"],
+            [watermark],
+            [False],
+            1,
+            1,
+        )
+    ]
 
 
-def test_records_erased_after_they_were_staged_left_staging(builds: tuple[Path, Path, dict[str, str]]) -> None:
+def test_records_erased_after_they_were_staged_left_staging(
+    builds: tuple[Path, Path, dict[str, str]],
+) -> None:
     """The new deletion requests reach records the previous run staged (the post-hooks have something
     to delete), and no incremental staging model holds a record of the erasure scope afterwards."""
     incremental, _, landed = builds
@@ -500,7 +518,9 @@ def test_records_erased_after_they_were_staged_left_staging(builds: tuple[Path, 
             erased_before += connection.sql(
                 f"select count(*) from before_run.{relation} where {key} in ({scope})"
             ).fetchall()[0][0]
-            left = connection.sql(f"select count(*) from {relation} where {key} in ({scope})").fetchall()[0][0]
+            left = connection.sql(f"select count(*) from {relation} where {key} in ({scope})").fetchall()[0][
+                0
+            ]
             assert left == 0, relation
         staged_accounts_erased = connection.sql(
             f"""select count(*) from before_run.staging.stg_app__users
