@@ -59,12 +59,13 @@ def test_every_node_has_a_customer_and_no_splink_scratch_is_left(warehouse: Path
 def test_junk_identifiers_do_not_merge_strangers(warehouse: Path, tmp_path: Path) -> None:
     database = tmp_path / "junk.duckdb"
     database.write_bytes(warehouse.read_bytes())
-    # ten strangers share a junk address that is on no blocklist
+    # ten strangers share a junk address that is on no blocklist (landed after everything else, as a
+    # loader does: staging is incremental on `_loaded_at`)
     execute(
         database,
         """insert into raw.crm_contacts (contact_id, email, first_name, last_name, created_at, _loaded_at)
            select 'C-JUNK-' || i, 'shared.inbox@corp-mail.example', first_name, last_name,
-                  '2026-01-01T00:00:00Z', timestamp '2026-01-02'
+                  '2026-01-01T00:00:00Z', (select max(_loaded_at) + interval 1 hour from raw.crm_contacts)
            from (values (0, 'Ava', 'Okafor'), (1, 'Liam', 'Novak'), (2, 'Mia', 'Tanaka'), (3, 'Noah', 'Silva'),
                         (4, 'Zoe', 'Kowalski'), (5, 'Ethan', 'Dubois'), (6, 'Lena', 'Haddad'),
                         (7, 'Omar', 'Lindqvist'), (8, 'Ines', 'Moreau'), (9, 'Yuki', 'Brennan'))
@@ -110,7 +111,8 @@ def test_customer_ids_are_stable_and_merges_keep_the_oldest(warehouse: Path, tmp
     execute(
         database,
         f"""insert into raw.crm_contacts (contact_id, email, phone, country, created_at, _loaded_at)
-            values ('C-BRIDGE', '{a_email}', '{b_phone}', 'US', '2026-10-01T00:00:00Z', timestamp '2026-10-02')""",
+            values ('C-BRIDGE', '{a_email}', '{b_phone}', 'US', '2026-10-01T00:00:00Z',
+                    (select max(_loaded_at) + interval 1 hour from raw.crm_contacts))""",
     )
     run_dbt(database, "run", "--select", *IDENTITY, dbt_vars={"cdp_run_at": "2026-11-02 12:00:00"})
     merged = _customer_ids(database)
@@ -128,6 +130,8 @@ def test_customer_ids_are_stable_and_merges_keep_the_oldest(warehouse: Path, tmp
 
     # removing the bridge splits them again: the larger part keeps the surviving id, the other gets a new one
     execute(database, "delete from raw.crm_contacts where contact_id = 'C-BRIDGE'")
+    # a row deleted from the raw table lands nothing: the incremental contacts need a full refresh to lose it
+    run_dbt(database, "run", "--select", "stg_crm__contacts", "--full-refresh")
     run_dbt(database, "run", "--select", *IDENTITY, dbt_vars={"cdp_run_at": "2026-11-03 12:00:00"})
     split = _customer_ids(database)
     a_ids = {split[k] for k, v in before.items() if v == a_id}

@@ -3,7 +3,9 @@ warehouse gets new raw rows (new events on known devices and users, a redelivery
 already staged, a new version of an order with fewer line items, a deletion request for someone
 with events, a CRM contact that merges two customers so that one's old events and app user move
 to the other, an event that links a known device to another customer so that the device's
-earlier anonymous events change owner), is built incrementally, and every incremental table is
+earlier anonymous events change owner, new records, versions, redeliveries and a late-arriving old
+version of the versioned sources, an order version with a malformed line-items array), is built
+incrementally, and every incremental table is
 compared row for row with a `--full-refresh` build of the same raw data. The changes that touch old
 rows without new rows on them are checked to have happened, so a too-small recomputed set fails.
 
@@ -13,7 +15,7 @@ changed (a marker written into every fact row survives on the rows that were not
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -21,10 +23,31 @@ import pytest
 
 from tests.dbt_helpers import RUN_AT, built_copy, execute, query, run_dbt
 
+# the incremental staging models and the source table each stages
+INCREMENTAL_STAGING = {
+    "staging.stg_web__events": "web_events",
+    "staging.stg_shop__orders": "shop_orders",
+    "staging.stg_shop__order_lines": "shop_orders",
+    "staging.stg_crm__contacts": "crm_contacts",
+    "staging.stg_shop__customers": "shop_customers",
+    "staging.stg_app__users": "app_users",
+    "staging.stg_consent__events": "consent_events",
+    "staging.stg_helpdesk__tickets": "support_tickets",
+    "staging.stg_newsletter__signups": "newsletter_signups",
+}
+STAGING_KEYS = {
+    "web_events": "message_id",
+    "shop_orders": "order_id",
+    "crm_contacts": "contact_id",
+    "shop_customers": "shop_customer_id",
+    "app_users": "app_user_id",
+    "consent_events": "consent_id",
+    "support_tickets": "ticket_id",
+    "newsletter_signups": "signup_id",
+}
+
 INCREMENTAL_TABLES = (
-    "staging.stg_web__events",
-    "staging.stg_shop__orders",
-    "staging.stg_shop__order_lines",
+    *INCREMENTAL_STAGING,
     "marts.fct_events",
     "marts.fct_orders",
     "staging.stg_audit__quarantine",
@@ -53,6 +76,11 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
         """select min(order_id) from staging.stg_shop__order_lines
            group by order_id having count(*) > 1 order by 1 limit 1""",
     )[0][0]
+    # an order whose new version has no readable line items left: its old lines must go
+    emptied_order = query(
+        database,
+        f"""select max(order_id) from staging.stg_shop__order_lines where order_id <> '{order_id}'""",
+    )[0][0]
     # a quarantined row (with a key) of a person who asks to be erased only now
     quarantined = query(
         database,
@@ -75,6 +103,33 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
     assert already_erased_user, "no erased web events in the built warehouse"
     merge = _pick_merge(database, exclude_user=erased_user)
     device = _pick_device(database, exclude_customers=[merge["absorbed"], merge["survivor"], merge["erased"]])
+    # records of the account sources that get a new version or a redelivery (the largest ids: the
+    # picks above take the smallest)
+    accounts = query(
+        database,
+        f"""select
+               (select max(contact_id) from staging.stg_crm__contacts),
+               (select max(contact_id) from staging.stg_crm__contacts
+                where contact_id < (select max(contact_id) from staging.stg_crm__contacts)),
+               (select max(shop_customer_id) from staging.stg_shop__customers),
+               (select max(shop_customer_id) from staging.stg_shop__customers
+                where shop_customer_id < (select max(shop_customer_id) from staging.stg_shop__customers)),
+               (select max(app_user_id) from staging.stg_app__users),
+               (select max(app_user_id) from staging.stg_app__users
+                where app_user_id < (select max(app_user_id) from staging.stg_app__users)),
+               (select max(app_user_id) from staging.stg_app__users where app_user_id <> '{erased_user}'
+                  and app_user_id < (select max(app_user_id) from staging.stg_app__users where app_user_id < (
+                      select max(app_user_id) from staging.stg_app__users)))""",
+    )[0]
+    (
+        changed_contact,
+        redelivered_contact,
+        changed_customer,
+        late_customer,
+        changed_user,
+        redelivered_user,
+        consent_user,
+    ) = accounts
     execute(
         database,
         f"""
@@ -102,6 +157,17 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
             )
             from raw.shop_orders
             where order_id = '{order_id}'
+            order by _loaded_at desc
+            limit 1;
+        -- a new version of another order with a malformed line-items array: no lines left
+        insert into raw.shop_orders
+            select * replace (
+                '[{{"sku":' as line_items,
+                '2026-10-31T23:00:00Z' as updated_at,
+                (select loaded_at from watermark) as _loaded_at
+            )
+            from raw.shop_orders
+            where order_id = '{emptied_order}'
             order by _loaded_at desc
             limit 1;
         -- a deletion request for someone with events
@@ -135,10 +201,87 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
             values ('INCR-DEVICE-LINK', 'track', 'Product Viewed', '{device["anonymous_id"]}',
                     '{device["app_user_id"]}', '{{}}', '{{}}', '{device["at"]}', '{device["at"]}',
                     (select loaded_at from watermark));
+        -- CRM: a new contact, a new version that changes a field (delivered twice: a redelivery of the
+        -- same row), and a redelivery of a contact's current row (its _loaded_at moves on)
+        insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at, is_deleted, _loaded_at)
+            values ('C-INCR-NEW', 'incr.new.contact@example.com', 'incr', '2026-10-31T11:00:00Z',
+                    '2026-10-31T11:00:00Z', 'false', (select loaded_at from watermark));
+        create temporary table changed_contact as
+            select * replace ('Incr Company' as company, '2026-10-31T12:00:00Z' as updated_at,
+                              (select loaded_at from watermark) as _loaded_at)
+            from raw.crm_contacts
+            where contact_id = '{changed_contact}'
+            order by _loaded_at desc
+            limit 1;
+        insert into raw.crm_contacts select * from changed_contact;
+        insert into raw.crm_contacts select * from changed_contact;
+        insert into raw.crm_contacts
+            select raw_rows.* replace ((select loaded_at from watermark) as _loaded_at)
+            from raw.crm_contacts as raw_rows
+            inner join staging.stg_crm__contacts as staged
+                on staged.contact_id = trim(raw_rows.contact_id) and staged._loaded_at = raw_rows._loaded_at
+            where staged.contact_id = '{redelivered_contact}'
+            order by raw_rows.updated_at desc
+            limit 1;
+        -- shop: a new customer and a new version that changes the city
+        insert into raw.shop_customers (customer_id, email, first_name, created_at, updated_at, _loaded_at)
+            values ('SC-INCR-NEW', 'incr.new.customer@example.com', 'incr', '2026-10-31T11:00:00Z',
+                    '2026-10-31T11:00:00Z', (select loaded_at from watermark));
+        insert into raw.shop_customers
+            select * replace ('incrville' as city, '2026-10-31T12:00:00Z' as updated_at,
+                              (select loaded_at from watermark) as _loaded_at)
+            from raw.shop_customers
+            where customer_id = '{changed_customer}'
+            order by _loaded_at desc
+            limit 1;
+        -- a late arrival: an old version of another customer, landed now, stays superseded
+        insert into raw.shop_customers
+            select * replace ('lateville' as city, '2001-01-01T00:00:00Z' as updated_at,
+                              (select loaded_at from watermark) as _loaded_at)
+            from raw.shop_customers
+            where customer_id = '{late_customer}'
+            order by _loaded_at desc
+            limit 1;
+        -- app: a new plan for one user, and another user's current row delivered twice
+        insert into raw.app_users
+            select * replace ('incr-plan' as plan, (select loaded_at from watermark) as _loaded_at)
+            from raw.app_users
+            where user_id = '{changed_user}'
+            order by _loaded_at desc
+            limit 1;
+        create temporary table redelivered_user as
+            select raw_rows.* replace ((select loaded_at from watermark) as _loaded_at)
+            from raw.app_users as raw_rows
+            inner join staging.stg_app__users as staged
+                on staged.app_user_id = trim(raw_rows.user_id) and staged._loaded_at = raw_rows._loaded_at
+            where staged.app_user_id = '{redelivered_user}'
+            order by raw_rows.last_login_at desc
+            limit 1;
+        insert into raw.app_users select * from redelivered_user;
+        insert into raw.app_users select * from redelivered_user;
+        -- a consent statement, a ticket and a sign-up
+        insert into raw.consent_events (consent_id, user_id, purpose, granted, recorded_at, source, _loaded_at)
+            values ('CONS-INCR-1', '{consent_user}', 'email_marketing', 'false', '2026-10-31T13:00:00Z', 'web',
+                    (select loaded_at from watermark));
+        insert into raw.support_tickets (ticket_id, requester_email, requester_name, subject, status, created_at,
+                                         _loaded_at)
+            values ('T-INCR-1', 'incr.ticket@example.com', 'incr requester', 'incr subject', 'open',
+                    '2026-10-31T14:00:00Z', (select loaded_at from watermark));
+        insert into raw.newsletter_signups (signup_id, email, first_name, source, opted_in, signed_up_at, _loaded_at)
+            values ('NL-INCR-1', 'incr.signup@example.com', 'incr', 'footer', 'true', '2026-10-31T15:00:00Z',
+                    (select loaded_at from watermark));
         """,
     )
     cart_customer, cart_user = _pick_cart_customer(
-        database, exclude=[erased_user, *merge.values(), *device.values()]
+        database,
+        exclude=[
+            erased_user,
+            changed_user,
+            redelivered_user,
+            consent_user,
+            *merge.values(),
+            *device.values(),
+        ],
     )
     execute(
         database,
@@ -154,8 +297,15 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
     )
     return {
         "cart_customer": cart_customer,
+        "changed_contact": changed_contact,
+        "redelivered_contact": redelivered_contact,
+        "changed_customer": changed_customer,
+        "late_customer": late_customer,
+        "changed_user": changed_user,
+        "redelivered_user": redelivered_user,
         "erased_user": erased_user,
         "order_id": order_id,
+        "emptied_order": emptied_order,
         "quarantined_consent": quarantined_consent,
         "already_erased_user": already_erased_user,
         **merge,
@@ -306,6 +456,10 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[s
     landed = _land_new_raw_rows(incremental)
     full = directory / "full_refresh.duckdb"
     shutil.copy(incremental, full)
+    # the tables as the previous run left them, for the erasure check
+    before = directory / "before.duckdb"
+    shutil.copy(incremental, before)
+    landed["before"] = str(before)
     run_dbt(incremental, "run")
     run_dbt(full, "run", "--full-refresh")
     return incremental, full, landed
@@ -348,6 +502,12 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
     assert query(
         incremental, f"select sku from staging.stg_shop__order_lines where order_id = '{landed['order_id']}'"
     ) == [("INCR-1",)]
+    assert query(
+        incremental,
+        f"""select is_line_items_invalid, (select count(*) from staging.stg_shop__order_lines
+                                           where order_id = '{landed["emptied_order"]}')
+            from staging.stg_shop__orders where order_id = '{landed["emptied_order"]}'""",
+    ) == [(True, 0)]
     assert (
         query(
             incremental,
@@ -365,6 +525,117 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
         incremental,
         f"select count(*) from audiences.aud_cart_abandoners where customer_id = '{landed['cart_customer']}'",
     ) == [(1,)]
+
+
+def test_the_new_data_reached_the_incremental_staging_tables(
+    builds: tuple[Path, Path, dict[str, str]],
+) -> None:
+    """Guards the comparison for the versioned sources: each new record, new version, redelivery
+    and new statement is staged as its newest row."""
+    incremental, _, landed = builds
+    watermark = query(incremental, "select max(_loaded_at) from raw.crm_contacts")[0][0]
+    assert query(
+        incremental,
+        f"""select
+                (select count(*) from staging.stg_crm__contacts where contact_id = 'C-INCR-NEW'),
+                (select list(company_name) from staging.stg_crm__contacts
+                 where contact_id = '{landed["changed_contact"]}'),
+                (select list(_loaded_at) from staging.stg_crm__contacts
+                 where contact_id = '{landed["redelivered_contact"]}'),
+                (select count(*) from staging.stg_shop__customers where shop_customer_id = 'SC-INCR-NEW'),
+                (select list(city) from staging.stg_shop__customers
+                 where shop_customer_id = '{landed["changed_customer"]}'),
+                (select list(city = 'Lateville') from staging.stg_shop__customers
+                 where shop_customer_id = '{landed["late_customer"]}'),
+                (select list(plan) from staging.stg_app__users where app_user_id = '{landed["changed_user"]}'),
+                (select list(_loaded_at) from staging.stg_app__users
+                 where app_user_id = '{landed["redelivered_user"]}'),
+                (select list(is_granted) from staging.stg_consent__events where consent_id = 'CONS-INCR-1'),
+                (select count(*) from staging.stg_helpdesk__tickets where ticket_id = 'T-INCR-1'),
+                (select count(*) from staging.stg_newsletter__signups where signup_id = 'NL-INCR-1')""",
+    ) == [
+        (
+            1,
+            ["Incr Company"],
+            [watermark],
+            1,
+            ["Incrville"],
+            [False],
+            ["incr-plan"],
+            [watermark],
+            [False],
+            1,
+            1,
+        )
+    ]
+
+
+def test_records_erased_after_they_were_staged_left_staging(
+    builds: tuple[Path, Path, dict[str, str]],
+) -> None:
+    """The new deletion requests reach records the previous run staged (the post-hooks have something
+    to delete), and no incremental staging model holds a record of the erasure scope afterwards."""
+    incremental, _, landed = builds
+    with duckdb.connect(str(incremental), read_only=True) as connection:
+        connection.execute(f"attach '{landed['before']}' as before_run (read_only)")
+        erased_before = 0
+        for relation, source_table in INCREMENTAL_STAGING.items():
+            key = STAGING_KEYS[source_table]
+            scope = f"""select source_record_id from staging.stg_privacy__erasure_scope
+                        where source_table = '{source_table}' and source_record_id is not null"""
+            erased_before += connection.sql(
+                f"select count(*) from before_run.{relation} where {key} in ({scope})"
+            ).fetchall()[0][0]
+            left = connection.sql(f"select count(*) from {relation} where {key} in ({scope})").fetchall()[0][
+                0
+            ]
+            assert left == 0, relation
+        staged_accounts_erased = connection.sql(
+            f"""select count(*) from before_run.staging.stg_app__users
+                where app_user_id = '{landed["erased_user"]}'"""
+        ).fetchall()[0][0]
+    assert erased_before > 0
+    assert staged_accounts_erased == 1
+
+
+def test_a_date_of_birth_that_became_plausible_is_restaged(tmp_path: Path) -> None:
+    """The one staging rule that reads the clock: a date of birth in the future is nulled and
+    flagged, and a later run (no new raw row) must stage it once the date has passed, as a full
+    build at that clock does."""
+    database = built_copy(tmp_path)
+    contact = query(
+        database, "select max(contact_id) from staging.stg_crm__contacts where not is_date_of_birth_invalid"
+    )[0][0]
+    execute(
+        database,
+        f"""insert into raw.crm_contacts
+            select * replace ('2026-11-15' as date_of_birth, '2026-11-01T00:00:00Z' as updated_at,
+                              (select max(_loaded_at) + interval 1 hour from raw.crm_contacts) as _loaded_at)
+            from raw.crm_contacts
+            where trim(contact_id) = '{contact}'
+            order by _loaded_at desc
+            limit 1""",
+    )
+    date_of_birth = f"""select date_of_birth, is_date_of_birth_invalid from staging.stg_crm__contacts
+                        where contact_id = '{contact}'"""
+    run_dbt(database, "run", "--select", "stg_crm__contacts")
+    assert query(database, date_of_birth) == [(None, True)]
+    full = tmp_path / "full_refresh.duckdb"
+    shutil.copy(database, full)
+    later = {"cdp_run_at": "2026-12-01 12:00:00"}
+    run_dbt(database, "run", "--select", "stg_crm__contacts", dbt_vars=later)
+    run_dbt(full, "run", "--select", "stg_crm__contacts", "--full-refresh", dbt_vars=later)
+    assert query(database, date_of_birth) == [(date(2026, 11, 15), False)]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        connection.execute(f"attach '{full}' as full_refresh (read_only)")
+        differences = connection.sql(
+            """select
+                   (select count(*) from (select * from staging.stg_crm__contacts
+                                          except all select * from full_refresh.staging.stg_crm__contacts)),
+                   (select count(*) from (select * from full_refresh.staging.stg_crm__contacts
+                                          except all select * from staging.stg_crm__contacts))"""
+        ).fetchall()[0]
+    assert differences == (0, 0)
 
 
 def test_the_quarantine_saw_each_change(builds: tuple[Path, Path, dict[str, str]]) -> None:

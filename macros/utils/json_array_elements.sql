@@ -12,9 +12,18 @@
         {%- endfor %}
         cast(e.element_index as integer) as element_index,
         cast(e.element_json as varchar) as element_json
-    from {{ relation }} as r,
-        unnest(cast(cast(r.{{ json_column }} as json) as json[])) with ordinality as e(element_json, element_index)
-    where json_valid(r.{{ json_column }}) and json_type(cast(r.{{ json_column }} as json)) = 'ARRAY'
+    {# every cast reads a value a case let through (valid JSON, then an
+       array), so no plan can cast a malformed value before a filter: the
+       incremental order lines' plan did, and failed #}
+    from (
+        select
+            *,
+            cast(case when json_valid({{ json_column }}) then {{ json_column }} end as json) as _parsed_json
+        from {{ relation }}
+    ) as r,
+        unnest(cast(case when json_type(r._parsed_json) = 'ARRAY' then r._parsed_json end as json[]))
+            with ordinality as e(element_json, element_index)
+    where json_type(r._parsed_json) = 'ARRAY'
 {%- endmacro %}
 
 {% macro snowflake__json_array_elements(relation, json_column, columns) -%}

@@ -1,8 +1,20 @@
+{{ config(
+    materialized='incremental',
+    unique_key='app_user_id',
+    incremental_strategy='delete+insert',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_erased_records('app_users') }}"
+) }}
+
+{#- Incremental (versioned): an incremental run restages only the app users
+    with newly landed rows, ranking all versions of each such key (see the
+    macro staging_batch). Every column depends on the key's own versions
+    only, so this equals a full build. -#}
 with
 
 users as (
 
-    select * from {{ ref('base_app__users') }}
+    {{ cdp.staging_batch('app_users') }}
 
 ),
 

@@ -1,8 +1,26 @@
+{{ config(
+    materialized='incremental',
+    unique_key='contact_id',
+    incremental_strategy='delete+insert',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_erased_records('crm_contacts') }}"
+) }}
+
+{#- Incremental (versioned): an incremental run restages only the contacts
+    with newly landed versions, ranking all versions of each such key (see
+    the macro staging_batch). One rule reads the run time: a date of birth in
+    the future is nulled and flagged, and becomes plausible once that date has
+    passed. So the contacts staged with a flagged date of birth are restaged
+    on every run too (a date in the past stays in the past, so no other staged
+    row changes with the clock). -#}
 with
 
 contacts as (
 
-    select * from {{ ref('base_crm__contacts') }}
+    {{ cdp.staging_batch(
+        'crm_contacts',
+        restage='select contact_id from ' ~ this ~ ' where is_date_of_birth_invalid'
+    ) }}
 
 ),
 

@@ -1,8 +1,20 @@
+{{ config(
+    materialized='incremental',
+    unique_key='ticket_id',
+    incremental_strategy='delete+insert',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_erased_records('support_tickets') }}"
+) }}
+
+{#- Incremental (the newest delivery of a key wins): an incremental run
+    restages only the tickets with newly landed rows, ranking all deliveries
+    of each such key (see the macro staging_batch). Every column depends on
+    the key's own rows only, so this equals a full build. -#}
 with
 
 tickets as (
 
-    select * from {{ ref('base_helpdesk__tickets') }}
+    {{ cdp.staging_batch('support_tickets') }}
 
 ),
 

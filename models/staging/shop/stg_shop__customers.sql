@@ -1,8 +1,20 @@
+{{ config(
+    materialized='incremental',
+    unique_key='shop_customer_id',
+    incremental_strategy='delete+insert',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{{ cdp.delete_erased_records('shop_customers') }}"
+) }}
+
+{#- Incremental (versioned): an incremental run restages only the customer accounts
+    with newly landed rows, ranking all versions of each such key (see the
+    macro staging_batch). Every column depends on the key's own versions
+    only, so this equals a full build. -#}
 with
 
 customers as (
 
-    select * from {{ ref('base_shop__customers') }}
+    {{ cdp.staging_batch('shop_customers') }}
 
 ),
 

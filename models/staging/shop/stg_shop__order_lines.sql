@@ -1,12 +1,27 @@
-{#- A table rebuilt from the staged orders' base rows. (Incremental unpacking
-    of only the batch's orders, with a post-hook deleting stale lines, failed
-    on malformed line_items: DuckDB cast the JSON before the validity filter
-    in that plan. Left for later; the table costs ~5 s at 100k people.) -#}
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    pre_hook="{{ cdp.delete_restaged_keys('shop_orders') }}",
+    post_hook="{{ cdp.delete_erased_records('shop_orders') }}"
+) }}
+
+{#- Incremental on the order: an incremental run unpacks the staged version of
+    each order with newly landed versions (the batch of stg_shop__orders, see
+    the macro staging_batch). A new version replaces all lines of its order:
+    the pre-hook deletes the lines of the batch's orders first, so a version
+    with fewer lines, or none (an empty or malformed array), leaves no line
+    of the old one; delete+insert on order_id makes a re-read batch
+    idempotent. The post-hook deletes the lines of orders erased since the
+    last run. -#}
 with
 
 orders as (
 
-    select * from {{ ref('base_shop__orders') }}
+    select * from (
+        {{ cdp.staging_batch('shop_orders') }}
+    ) as batch
     where {{ cdp.is_staged('shop_orders') }}
 
 ),
