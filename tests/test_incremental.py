@@ -714,7 +714,7 @@ def hot_path(
     Compared with `builds`' full refresh of the same raw data."""
     _, full, landed = builds
     database = built_copy(tmp_path_factory.mktemp("hot_path"))
-    assert _land_new_raw_rows(database) == landed
+    assert _land_new_raw_rows(database) == {key: value for key, value in landed.items() if key != "before"}
     identity_before = query(database, "select count(*), max(customer_id) from marts.dim_customers")
     output = run_dbt(database, "build", "--selector", "events_hot_path")
     seen: dict[str, object] = {
