@@ -35,7 +35,24 @@ erased_customers as (
 
 final as (
 
-    select customers.*
+    -- every golden column; not the fingerprint, which only drives incremental runs
+    select
+        customers.customer_id,
+        {%- for attribute in ['email', 'phone', 'first_name', 'last_name', 'date_of_birth'] %}
+        customers.{{ attribute }},
+        customers.{{ attribute }}_source_table,
+        customers.{{ attribute }}_record_key,
+        {%- endfor %}
+        customers.street,
+        customers.city,
+        customers.postal_code,
+        customers.country_code,
+        customers.address_source_table,
+        customers.address_record_key,
+        customers.first_seen_at,
+        customers.last_seen_at,
+        customers.record_count,
+        customers.source_count
     from customers
     left join erased_customers
         on erased_customers.customer_id = customers.customer_id

@@ -51,6 +51,8 @@ INCREMENTAL_TABLES = (
     "marts.fct_events",
     "marts.fct_orders",
     "staging.stg_audit__quarantine",
+    "marts.dim_customers",
+    "marts.dim_customer_identifiers",
     # tables built on them, as a check of what consumers see
     "marts.fct_order_lines",
     "audiences.aud_cart_abandoners",
@@ -596,6 +598,28 @@ def test_records_erased_after_they_were_staged_left_staging(
         ).fetchall()[0][0]
     assert erased_before > 0
     assert staged_accounts_erased == 1
+
+
+def test_customers_left_without_records_left_the_customer_marts(
+    builds: tuple[Path, Path, dict[str, str]],
+) -> None:
+    """The delta (erasures, merges) makes customer ids vanish: the incremental customer marts' post-hooks
+    must delete their rows, which the comparison with the full refresh then covers."""
+    incremental, _, landed = builds
+    with duckdb.connect(str(incremental), read_only=True) as connection:
+        connection.execute(f"attach '{landed['before']}' as before_run (read_only)")
+        vanished = connection.sql(
+            """select customer_id from before_run.marts.dim_customers
+               except select customer_id from marts.dim_customer_records"""
+        ).fetchall()
+        assert vanished
+        for mart in ("marts.dim_customers", "marts.dim_customer_identifiers"):
+            left = connection.sql(
+                f"""select count(*) from {mart} where customer_id in (
+                        select customer_id from before_run.marts.dim_customers
+                        except select customer_id from marts.dim_customer_records)"""
+            ).fetchall()[0][0]
+            assert left == 0, mart
 
 
 def test_a_date_of_birth_that_became_plausible_is_restaged(tmp_path: Path) -> None:
