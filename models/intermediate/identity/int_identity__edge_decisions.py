@@ -194,17 +194,22 @@ def _unsafe_groups(group, value_nodes, value_types, value_ids, limits):
     return np.unique(np.concatenate(unsafe)) if unsafe else np.zeros(0, dtype=np.int64)
 
 
-def _guarded_pass(edge_left, edge_right, value_nodes, value_types, value_ids, limits):
+def _guarded_pass(node_count, edge_left, edge_right, value_nodes, value_types, value_ids, limits):
     """Sequential guarded union-find over the edges of groups that break a limit, on compact ids
     (compiled with numba: at 1M people the unsafe groups hold ~8M edges). Returns their codes and
     the type index and would-be size of each edge dropped over a limit (-1 and 0 for the others), and
     each touched node's root (compact ids mapped back)."""
-    nodes, inverse = np.unique(np.concatenate([edge_left, edge_right]), return_inverse=True)
-    local_left, local_right = np.split(inverse.astype(np.int64, copy=False), 2)
-    local_of_value_node = np.searchsorted(nodes, value_nodes)
-    in_guarded = (local_of_value_node < len(nodes)) & (
-        nodes[np.minimum(local_of_value_node, len(nodes) - 1)] == value_nodes
-    )
+    touched = np.zeros(node_count, dtype=bool)
+    touched[edge_left] = True
+    touched[edge_right] = True
+    nodes = np.flatnonzero(touched)
+    del touched
+    local = np.full(node_count, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    local_left, local_right = local[edge_left], local[edge_right]
+    local_of_value_node = local[value_nodes]
+    in_guarded = local_of_value_node >= 0
+    del local
     type_limits = np.array(list(limits.values()), dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(type_limits)[:-1]]).astype(np.int64)
     slots = np.full((len(nodes), int(type_limits.sum())), -1, dtype=np.int32)
@@ -389,7 +394,7 @@ def _decide_all(order, left, right, linkable, node_count, limited, limits):
         in_unsafe = np.isin(group[left], unsafe)
         guarded = linkable_order[in_unsafe]
         guarded_codes, over_type, over_size, nodes, roots = _guarded_pass(
-            left[in_unsafe], right[in_unsafe], value_nodes, value_types, value_ids, limits
+            node_count, left[in_unsafe], right[in_unsafe], value_nodes, value_types, value_ids, limits
         )
         codes[guarded] = guarded_codes
         # one label per (type, size) that occurred, not one string per dropped edge (3.5M at 1M)
