@@ -44,16 +44,20 @@ def _duckdb_connection(session):
 
 
 @numba.njit(cache=False)
+def _holds(slots, node, start, count, value):
+    """Whether the first `count` slots from `start` of `node` hold `value`."""
+    for k in range(count):  # noqa: SIM110 - numba compiles the loop, not a generator
+        if slots[node, start + k] == value:
+            return True
+    return False
+
+
+@numba.njit(cache=False)
 def _fill_slots(nodes, types, values, slots, counts, offsets, limits):
     """Each node's own limited values, distinct per type, into its slots."""
     for i in range(len(nodes)):
         node, t, value = nodes[i], types[i], values[i]
-        new = True
-        for k in range(counts[node, t]):
-            if slots[node, offsets[t] + k] == value:
-                new = False
-                break
-        if not new:
+        if _holds(slots, node, offsets[t], counts[node, t], value):
             continue
         if counts[node, t] == limits[t]:
             raise ValueError("a record holds more values of one identifier type than a customer may")
@@ -93,13 +97,7 @@ def _guarded_kernel(left, right, slots, counts, offsets, limits):
                 continue
             size = count_a
             for j in range(count_b):
-                value = slots[b, offsets[t] + j]
-                new = True
-                for k in range(count_a):
-                    if slots[a, offsets[t] + k] == value:
-                        new = False
-                        break
-                if new:
+                if not _holds(slots, a, offsets[t], count_a, slots[b, offsets[t] + j]):
                     size += 1
             if size > limits[t]:
                 violated = t
@@ -113,12 +111,7 @@ def _guarded_kernel(left, right, slots, counts, offsets, limits):
             count_a = counts[a, t]
             for j in range(counts[b, t]):
                 value = slots[b, offsets[t] + j]
-                new = True
-                for k in range(count_a):
-                    if slots[a, offsets[t] + k] == value:
-                        new = False
-                        break
-                if new:
+                if not _holds(slots, a, offsets[t], count_a, value):
                     slots[a, offsets[t] + count_a] = value
                     count_a += 1
             counts[a, t] = count_a
