@@ -211,3 +211,27 @@ def test_untouched_people_keep_their_customer_ids(builds: dict[str, Path]) -> No
     untouched = [r for r in before if old[r] == new.get(r)]
     assert len(untouched) > 0.8 * len(before)
     assert all(after[r] == before[r] for r in untouched)
+
+
+def test_customer_marts_built_before_the_fingerprint_upgrade_in_place(
+    builds: dict[str, Path], tmp_path: Path
+) -> None:
+    """A warehouse whose customer marts predate `inputs_fingerprint` (an upgrade): the first incremental
+    run adds the column and rebuilds every customer, giving what a full rebuild gives."""
+    database = tmp_path / "upgraded.duckdb"
+    shutil.copy(builds["incremental"], database)
+    with duckdb.connect(str(database)) as con:
+        for mart in ("marts.dim_customers", "marts.dim_customer_identifiers"):
+            con.execute(f"alter table {mart} drop column inputs_fingerprint")
+            con.execute(f"update {mart} set record_count = -1")
+    run_dbt(
+        database,
+        "run",
+        "--select",
+        "dim_customers",
+        "dim_customer_identifiers",
+        dbt_vars={"cdp_run_at": (NOW + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")},
+    )
+    for mart in ("marts.dim_customers", "marts.dim_customer_identifiers"):
+        rows = f"select * from {mart}"
+        assert _rows(database, rows) == _rows(builds["full"], rows), mart

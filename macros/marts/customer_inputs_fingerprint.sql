@@ -40,8 +40,15 @@
 
 {#- customer_id of every customer whose fingerprint in `fingerprints` (a CTE of
     customer_id, inputs_fingerprint) differs from the one stored in the model:
-    changed or new. -#}
+    changed or new. A table built before the fingerprint existed (an upgrade)
+    has no stored fingerprints: every customer is rebuilt, once, and the
+    model's on_schema_change='append_new_columns' adds the column. -#}
 {% macro changed_customers(fingerprints) -%}
+    {%- set stored_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list
+        if execute else ['inputs_fingerprint'] -%}
+    {%- if 'inputs_fingerprint' not in stored_columns %}
+    select customer_id from {{ fingerprints }}
+    {%- else %}
     select current_inputs.customer_id
     from {{ fingerprints }} as current_inputs
     left join (
@@ -52,4 +59,5 @@
         on stored.customer_id = current_inputs.customer_id
     where stored.inputs_fingerprint is null
         or stored.inputs_fingerprint <> current_inputs.inputs_fingerprint
+    {%- endif %}
 {%- endmacro %}

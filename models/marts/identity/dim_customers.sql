@@ -2,6 +2,7 @@
     materialized='incremental',
     unique_key='customer_id',
     incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
     post_hook="{% if is_incremental() %}delete from {{ this }} where customer_id not in (select customer_id from {{ ref('dim_customer_records') }}){% endif %}",
 ) }}
