@@ -15,9 +15,10 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    pre_hook="{{ cdp.stage_fact_inputs(" ~ tojson(spec) ~ ") }}",
     post_hook=[
         "{{ cdp.delete_vanished_rows('order_id', 'shop_orders') }}",
-        "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
+        "{{ cdp.save_fact_state() }}",
     ]
 ) }}
 -- depends_on: {{ ref('stg_privacy__erasure_scope') }}
@@ -38,9 +39,10 @@ with
     whose lookups changed (the order's own record, its shop account, the owner
     of its email, the erasure of that customer). Orders do not depend on each
     other. -#}
+-- listed by the pre-hook (stage_fact_inputs), saved as the state by the post-hook
 attribution_inputs as (
 
-    {{ cdp.fact_attribution_inputs(spec) }}
+    select * from {{ cdp.fact_inputs_relation() }}
 
 ),
 

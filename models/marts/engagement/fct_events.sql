@@ -16,9 +16,10 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    pre_hook="{{ cdp.stage_fact_inputs(" ~ tojson(spec) ~ ") }}",
     post_hook=[
         "{{ cdp.delete_vanished_rows('message_id', 'web_events') }}",
-        "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
+        "{{ cdp.save_fact_state() }}",
     ]
 ) }}
 -- depends_on: {{ ref('stg_privacy__erasure_scope') }}
@@ -49,9 +50,10 @@ with
     (The staged events are read where needed, not through one shared CTE:
     DuckDB materialises a CTE read more than once, every column of every
     event.) -#}
+-- listed by the pre-hook (stage_fact_inputs), saved as the state by the post-hook
 attribution_inputs as (
 
-    {{ cdp.fact_attribution_inputs(spec) }}
+    select * from {{ cdp.fact_inputs_relation() }}
 
 ),
 
