@@ -150,8 +150,15 @@ erased_customers as (
 -- identifier when exactly one customer holds it
 user_owners as (
 
+    {%- if incremental_run %}
+    -- the owners the pre-hook listed (identifier_owners), not aggregated again
+    select input_value as app_user_id, customer_id
+    from {{ cdp.fact_inputs_relation() }}
+    where input_type = 'app_user_id'
+    {%- else %}
     select identifier_value as app_user_id, customer_id
     from ({{ cdp.identifier_owners('app_user_id') }}) as owners
+    {%- endif %}
 
 ),
 
