@@ -91,10 +91,16 @@ touched_events as (
     from {{ ref('stg_web__events') }}
     where _loaded_at > {{ cdp.fact_state_watermark() }}
     union
+    -- an event's record is 'web_events:' || message_id: the changed records name
+    -- the identify calls, and a semi-join on message_id avoids reading the long
+    -- record_key of every event (a non-identify event here is only recomputed)
     select message_id, anonymous_id
     from {{ ref('stg_web__events') }}
-    where event_type = 'identify'
-      and record_key in (select record_key from changed_records)
+    where message_id in (
+        select substr(record_key, length('web_events:') + 1)
+        from changed_records
+        where record_key like 'web_events:%'
+    )
     union
     select message_id, anonymous_id
     from {{ ref('stg_web__events') }}
