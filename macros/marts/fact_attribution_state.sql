@@ -12,10 +12,13 @@
                                           (loaded_through): the watermark;
       - ('_config', <fingerprint>)        the settings and model code the rows were
                                           computed with.
-    The post-hook `save_fact_state(spec)` stores them in `<fact>__state`, in the
-    same transaction as the fact's write on DuckDB. The next incremental run
-    diffs the current lookups against it (`changed_fact_inputs`): only rows that
-    read a changed lookup, or staged rows newer than the watermark, can differ.
+    The pre-hook `stage_fact_inputs(spec)` lists them once per run into
+    `<fact>__inputs` (about 3M rows at 1M people: listing them costs about as much
+    as the rest of an incremental run); the body diffs that table against
+    `<fact>__state` (`changed_fact_inputs`): only rows that read a changed lookup,
+    or staged rows newer than the watermark, can differ. The post-hook
+    `save_fact_state()` renames `<fact>__inputs` to `<fact>__state`, in the same
+    transaction as the fact's write on DuckDB.
 
     `spec` is a dict the model sets once and passes to the body and the hooks:
     key, staged (model), source_table (raw table, for erasures), record_sources,
@@ -23,6 +26,12 @@
 
 {% macro fact_state_relation() -%}
     {{ return(cdp.scratch_relation(this, '__state')) }}
+{%- endmacro %}
+
+{#- This run's lookups: written by the pre-hook, read by the body, renamed to
+    the state by the post-hook. -#}
+{% macro fact_inputs_relation() -%}
+    {{ return(cdp.scratch_relation(this, '__inputs')) }}
 {%- endmacro %}
 
 {#- Settings, model code (its checksum) and the spec: a change of any of them
@@ -115,8 +124,26 @@
       )
 {%- endmacro %}
 
-{#- Post-hook: replace the state with what this run read. -#}
-{% macro save_fact_state(spec) -%}
-    {{ cdp.create_scratch_table(cdp.fact_state_relation()) }} as
+{#- Pre-hook (full and incremental runs): list this run's lookups once. -#}
+{% macro stage_fact_inputs(spec) -%}
+    {{ cdp.create_scratch_table(cdp.fact_inputs_relation()) }} as
     {{ cdp.fact_attribution_inputs(spec) }}
+{%- endmacro %}
+
+{#- Post-hook: the state becomes what this run read (a rename, not a copy). -#}
+{% macro save_fact_state() -%}
+    {{ return(adapter.dispatch('save_fact_state', 'cdp')()) }}
+{%- endmacro %}
+
+{#- DuckDB's RENAME TO takes a bare name (the table stays in its schema). -#}
+{% macro default__save_fact_state() -%}
+    drop table if exists {{ cdp.fact_state_relation() }};
+    alter table {{ cdp.fact_inputs_relation() }} rename to {{ cdp.fact_state_relation().identifier }}
+{%- endmacro %}
+
+{#- Snowflake resolves a bare name in RENAME TO against the session's schema,
+    not the table's: the new name is fully qualified. -#}
+{% macro snowflake__save_fact_state() -%}
+    drop table if exists {{ cdp.fact_state_relation() }};
+    alter table {{ cdp.fact_inputs_relation() }} rename to {{ cdp.fact_state_relation() }}
 {%- endmacro %}

@@ -15,9 +15,10 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    pre_hook="{{ cdp.stage_fact_inputs(" ~ tojson(spec) ~ ") }}",
     post_hook=[
         "{{ cdp.delete_vanished_rows('order_id', 'shop_orders') }}",
-        "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
+        "{{ cdp.save_fact_state() }}",
     ]
 ) }}
 -- depends_on: {{ ref('stg_privacy__erasure_scope') }}
@@ -38,9 +39,10 @@ with
     whose lookups changed (the order's own record, its shop account, the owner
     of its email, the erasure of that customer). Orders do not depend on each
     other. -#}
+-- listed by the pre-hook (stage_fact_inputs), saved as the state by the post-hook
 attribution_inputs as (
 
-    {{ cdp.fact_attribution_inputs(spec) }}
+    select * from {{ cdp.fact_inputs_relation() }}
 
 ),
 
@@ -64,13 +66,34 @@ changed_shop_customers as (
 
 ),
 
+{#- One select per reason, as in fct_events: each filter reaches the scan on
+    its own (the watermark prunes row groups, a semi-join on a small or empty
+    set filters one column), where one scan with an `or` read every column of
+    every staged order. -#}
+touched_orders as (
+
+    select order_id
+    from {{ ref('stg_shop__orders') }}
+    where _loaded_at > {{ cdp.fact_state_watermark() }}
+    union
+    select order_id
+    from {{ ref('stg_shop__orders') }}
+    where record_key in (select record_key from changed_records)
+    union
+    select order_id
+    from {{ ref('stg_shop__orders') }}
+    where shop_customer_id in (select shop_customer_id from changed_shop_customers)
+    union
+    select order_id
+    from {{ ref('stg_shop__orders') }}
+    where email in (select input_value from changed_inputs where input_type = 'email')
+
+),
+
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
-    where _loaded_at > {{ cdp.fact_state_watermark() }}
-       or record_key in (select record_key from changed_records)
-       or shop_customer_id in (select shop_customer_id from changed_shop_customers)
-       or email in (select input_value from changed_inputs where input_type = 'email')
+    where order_id in (select order_id from touched_orders)
 
 ),
 {%- else -%}
@@ -114,8 +137,15 @@ fx_rates as (
 -- attributes nothing)
 email_owners as (
 
+    {%- if incremental_run %}
+    -- the owners the pre-hook listed (identifier_owners), not aggregated again
+    select input_value as email, customer_id
+    from {{ cdp.fact_inputs_relation() }}
+    where input_type = 'email'
+    {%- else %}
     select identifier_value as email, customer_id
     from ({{ cdp.identifier_owners('email') }}) as owners
+    {%- endif %}
 
 ),
 

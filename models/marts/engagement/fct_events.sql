@@ -16,9 +16,10 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    pre_hook="{{ cdp.stage_fact_inputs(" ~ tojson(spec) ~ ") }}",
     post_hook=[
         "{{ cdp.delete_vanished_rows('message_id', 'web_events') }}",
-        "{{ cdp.save_fact_state(" ~ tojson(spec) ~ ") }}",
+        "{{ cdp.save_fact_state() }}",
     ]
 ) }}
 -- depends_on: {{ ref('stg_privacy__erasure_scope') }}
@@ -49,9 +50,10 @@ with
     (The staged events are read where needed, not through one shared CTE:
     DuckDB materialises a CTE read more than once, every column of every
     event.) -#}
+-- listed by the pre-hook (stage_fact_inputs), saved as the state by the post-hook
 attribution_inputs as (
 
-    {{ cdp.fact_attribution_inputs(spec) }}
+    select * from {{ cdp.fact_inputs_relation() }}
 
 ),
 
@@ -89,10 +91,16 @@ touched_events as (
     from {{ ref('stg_web__events') }}
     where _loaded_at > {{ cdp.fact_state_watermark() }}
     union
+    -- an event's record is 'web_events:' || message_id: the changed records name
+    -- the identify calls, and a semi-join on message_id avoids reading the long
+    -- record_key of every event (a non-identify event here is only recomputed)
     select message_id, anonymous_id
     from {{ ref('stg_web__events') }}
-    where event_type = 'identify'
-      and record_key in (select record_key from changed_records)
+    where message_id in (
+        select substr(record_key, length('web_events:') + 1)
+        from changed_records
+        where record_key like 'web_events:%'
+    )
     union
     select message_id, anonymous_id
     from {{ ref('stg_web__events') }}
@@ -148,8 +156,15 @@ erased_customers as (
 -- identifier when exactly one customer holds it
 user_owners as (
 
+    {%- if incremental_run %}
+    -- the owners the pre-hook listed (identifier_owners), not aggregated again
+    select input_value as app_user_id, customer_id
+    from {{ cdp.fact_inputs_relation() }}
+    where input_type = 'app_user_id'
+    {%- else %}
     select identifier_value as app_user_id, customer_id
     from ({{ cdp.identifier_owners('app_user_id') }}) as owners
+    {%- endif %}
 
 ),
 
