@@ -91,6 +91,9 @@ def test_splink_probabilities_match_python_splink(
 SNOWFLAKE_FUNCTIONS = {
     # aggregate and window
     "count", "sum", "min", "max", "avg", "row_number", "percent_rank", "booland_agg", "listagg", "array_agg", "any_value",
+    "bitxor_agg",
+    # hash (the customer marts' inputs_fingerprint)
+    "hash",
     # conditional
     "coalesce", "nullif", "iff", "nvl", "greatest", "least", "exists",
     # numeric
