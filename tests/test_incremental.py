@@ -97,8 +97,8 @@ def _land_new_raw_rows(database: Path) -> dict[str, str]:
     # a person erased by the build already: the user a standing request names
     already_erased_user = query(
         database,
-        """select min(app_user_id) from staging.base_privacy__deletion_requests
-           where _quarantine_reason is null and _version_rank = 1 and app_user_id is not null
+        """select min(app_user_id) from staging.stg_privacy__deletion_requests
+           where app_user_id is not null
              and coalesce(request_status, 'pending') not in ('rejected', 'cancelled', 'withdrawn')
              and app_user_id in (select app_user_id from staging.base_web__events)""",
     )[0][0]

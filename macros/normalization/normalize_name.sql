@@ -12,7 +12,7 @@
 {% macro default__normalize_name(column) -%}
     {%- set squashed = "trim(" ~ cdp.regex_replace_all(column, '[[:space:]]+', ' ') ~ ")" -%}
     case
-        when upper({{ squashed }}) in ('{{ cdp.name_placeholders() | join("', '") }}') then null
+        when {{ cdp.is_one_of('upper(' ~ squashed ~ ')', cdp.name_placeholders()) }} then null
         else initcap(lower({{ squashed }}), ' -')
     end
 {%- endmacro %}
@@ -20,7 +20,7 @@
 {% macro duckdb__normalize_name(column) -%}
     {%- set squashed = "trim(" ~ cdp.regex_replace_all(column, '[[:space:]]+', ' ') ~ ")" -%}
     case
-        when upper({{ squashed }}) in ('{{ cdp.name_placeholders() | join("', '") }}') then null
+        when {{ cdp.is_one_of('upper(' ~ squashed ~ ')', cdp.name_placeholders()) }} then null
         else array_to_string(list_transform(string_split(lower({{ squashed }}), ' '),
             lambda word: array_to_string(list_transform(string_split(word, '-'),
                 lambda part: upper(left(part, 1)) || substr(part, 2)), '-')), ' ')

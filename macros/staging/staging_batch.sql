@@ -4,10 +4,12 @@
     where the first delivery wins, only the new rows of keys not yet held) (a new
     record, a redelivery, a new version, a late arrival) and ranks those
     versions among themselves: the batch holds all versions of its keys, so
-    that is their rank among all rows of the key. Not referencing the base
-    view's own `_version_rank` prunes its window over the whole table, and the
-    `_loaded_at` filter reaches the raw scan, so only the new rows and the
-    older versions of their keys are normalised. delete+insert on the key then
+    that is their rank among all rows of the key. Every build ranks versions
+    here (`_version_rank`, 1 = the current version): the base views hold no
+    window, so the batch's filters reach the raw scan and only the new rows
+    and the older versions of their keys are normalised (a window in the view
+    kept the `_loaded_at` filter above it: 49 s against 0.35 s for the web
+    events' batch at 1M people). delete+insert on the key then
     replaces the staged version. Keys erased since the last run are removed by
     `delete_erased_records` (a post-hook). Assumes loaders land rows with a
     `_loaded_at` later than what was already landed (true of every batch
@@ -24,14 +26,14 @@
         normalised, where re-reading the older versions of the batch's keys
         would normalise the whole table before the semi-join. -#}
     select
-        * exclude (_version_rank),
+        *,
         {{ cdp.version_rank(s.key, s.version_order) }} as _version_rank
     from {{ ref(s.base) }}
     where _loaded_at > {{ cdp.incremental_watermark() }}
       and {{ s.key }} not in (select {{ s.key }} from {{ this }})
     {%- elif is_incremental() %}
     select
-        * exclude (_version_rank),
+        *,
         {{ cdp.version_rank(s.key, s.version_order) }} as _version_rank
     from {{ ref(s.base) }}
     {%- set batch_keys %}
@@ -45,7 +47,10 @@
     {%- endset %}
     where {{ s.key }} in ({{ cdp.batch_key_list(batch_keys) }})
     {%- else %}
-    select * from {{ ref(s.base) }}
+    select
+        *,
+        {{ cdp.version_rank(s.key, s.version_order) }} as _version_rank
+    from {{ ref(s.base) }}
     {%- endif %}
 {%- endmacro %}
 

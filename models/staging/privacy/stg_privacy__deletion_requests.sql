@@ -2,7 +2,7 @@ with
 
 requests as (
 
-    select * from {{ ref('base_privacy__deletion_requests') }}
+    {{ cdp.staging_batch('deletion_requests') }}
 
 ),
 

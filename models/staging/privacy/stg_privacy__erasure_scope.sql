@@ -15,27 +15,23 @@
     person's devices but does not spread further, because devices are shared.
 
     Staging models drop every record listed here, so no model downstream ever
-    sees it. This model reads other sources' base views on purpose: it is the
-    one place that must see across sources before staging. It holds no
-    personal data (table, key or row hash, and request only). -#}
+    sees it. This model reads the deletion requests' base view and the index
+    of every source's identifiers (stg_privacy__identifier_index) on purpose:
+    it is the one place that must see across sources before staging. It holds
+    no personal data (table, key or row hash, and request only). -#}
 
 {%- set hops = cdp.identity_config()['erasure_hops'] -%}
-{%- set sources = [
-    ('crm_contacts', 'base_crm__contacts', 'contact_id', ['email', 'phone']),
-    ('shop_customers', 'base_shop__customers', 'shop_customer_id', ['email', 'phone', 'shop_customer_id']),
-    ('shop_orders', 'base_shop__orders', 'order_id', ['email', 'shop_customer_id']),
-    ('app_users', 'base_app__users', 'app_user_id', ['email', 'phone', 'app_user_id']),
-    ('web_events', 'base_web__events', 'message_id', ['traits_email', 'app_user_id', 'anonymous_id']),
-    ('newsletter_signups', 'base_newsletter__signups', 'signup_id', ['email']),
-    ('support_tickets', 'base_helpdesk__tickets', 'ticket_id', ['email', 'phone']),
-    ('consent_events', 'base_consent__events', 'consent_id', ['email', 'app_user_id']),
-] -%}
 
 with
 
 requests as (
 
-    select * from {{ ref('base_privacy__deletion_requests') }}
+    select * from (
+        select
+            *,
+            {{ cdp.version_rank('request_id', cdp.version_order('deletion_requests')) }} as _version_rank
+        from {{ ref('base_privacy__deletion_requests') }}
+    ) as versions
     where _quarantine_reason is null and _version_rank = 1
       and coalesce(request_status, 'pending') not in ('rejected', 'cancelled', 'withdrawn')
 
@@ -51,62 +47,20 @@ request_identifiers as (
 
 ),
 
-{#- One scan of each base view (only the identifier columns are computed: the
-    view's version window and row JSON are pruned), unpivoted by a cross join.
-    A record (all its versions) is one unit: `row_id` is the key, or, for a
-    key-less row, the hash of the raw row, computed for those rows only (the
-    `is null` filter on the window's partition key reaches the raw scan). -#}
-{% for table, base, key, columns in sources %}
-{{ table }}_records as (
-
-    select
-        '{{ table }}' as source_table,
-        {{ key }} as source_record_id,
-        cast(null as {{ dbt.type_string() }}) as raw_row_hash,
-        {{ columns | join(', ') }}
-    from {{ ref(base) }}
-    where {{ key }} is not null
-    union all
-    select
-        '{{ table }}',
-        null,
-        {{ cdp.hash_key(['_raw_row']) }},
-        {{ columns | join(', ') }}
-    from {{ ref(base) }}
-    where {{ key }} is null
-
-),
-
-{{ table }}_identifiers as (
+{#- Every raw record's identifiers, hashed, from the incremental index (it
+    adds only newly landed rows; reading the base views here normalised every
+    raw row on every run). `identifier_value` is the hash from here on. -#}
+row_identifiers as (
 
     select
         source_table,
         source_record_id,
         raw_row_hash,
-        coalesce('key:' || source_record_id, 'row:' || raw_row_hash) as row_id,
-        identifier_types.identifier_type,
-        case identifier_types.identifier_type
-            {%- for column in columns %}
-            when '{{ 'email' if column == 'traits_email' else column }}' then {{ column }}
-            {%- endfor %}
-        end as identifier_value
-    from {{ table }}_records
-    cross join (
-        {%- for column in columns %}
-        select '{{ 'email' if column == 'traits_email' else column }}' as identifier_type
-        {% if not loop.last %}union all{% endif %}
-        {%- endfor %}
-    ) as identifier_types
-
-),
-
-{% endfor %}
-row_identifiers as (
-
-    {% for table, base, key, columns in sources %}
-    select * from {{ table }}_identifiers where identifier_value is not null
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+        row_id,
+        identifier_type,
+        identifier_hash as identifier_value,
+        is_blocklisted
+    from {{ ref('stg_privacy__identifier_index') }}
 
 ),
 
@@ -132,7 +86,7 @@ spreading_identifiers as (
 
     select * from row_identifiers
     where identifier_type <> 'anonymous_id'
-      and not {{ cdp.is_blocklisted_identifier('identifier_type', 'identifier_value') }}
+      and not is_blocklisted
       and not exists (
           select 1 from overshared_values
           where overshared_values.identifier_type = row_identifiers.identifier_type
@@ -143,7 +97,10 @@ spreading_identifiers as (
 
 scope_0 as (
 
-    select distinct identifier_type, identifier_value, request_id
+    select distinct
+        identifier_type,
+        {{ cdp.hash_key(['identifier_value']) }} as identifier_value,
+        request_id
     from request_identifiers
     where not {{ cdp.is_blocklisted_identifier('identifier_type', 'identifier_value') }}
 
@@ -244,10 +201,8 @@ device_ids as (
     inner join row_identifiers
         on row_identifiers.row_id = person_records.row_id
         and row_identifiers.source_table = person_records.source_table
-    {#- the type as a literal: the other types' lists fold away, so the check is
-        not planned as a join over every identifier row before the type filter #}
     where row_identifiers.identifier_type = 'anonymous_id'
-      and not {{ cdp.is_blocklisted_identifier("'anonymous_id'", 'row_identifiers.identifier_value') }}
+      and not row_identifiers.is_blocklisted
 
 ),
 

@@ -41,7 +41,7 @@ normalized as (
         {{ cdp.is_invalid_email('email_raw') }} as is_email_invalid,
         case
             when consent_id is null then 'missing consent_id'
-            when purpose is null or purpose not in ('email_marketing', 'sms_marketing', 'advertising', 'analytics')
+            when purpose is null or not {{ cdp.is_one_of('purpose', ['email_marketing', 'sms_marketing', 'advertising', 'analytics']) }}
                 then 'unknown purpose'
             when is_granted is null then 'missing or unparseable granted'
             when recorded_at is null then 'missing or unparseable recorded_at'
@@ -58,9 +58,10 @@ final as (
     select
         * exclude (_landed_row),
         -- the row as landed, for the quarantine: only rows staging cannot use are serialised, so
-        -- staging's queries never build (or carry through the version window) a JSON per row
-        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row,
-        {{ cdp.version_rank('consent_id', cdp.version_order('consent_events')) }} as _version_rank
+        -- staging's queries never build a JSON per row. Versions are ranked by staging
+        -- (staging_batch), not here: a window in this view keeps an incremental run's
+        -- `_loaded_at` filter above the normalisation of every raw row
+        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row
     from normalized
 
 )

@@ -58,9 +58,10 @@ final as (
     select
         * exclude (_landed_row),
         -- the row as landed, for the quarantine: only rows staging cannot use are serialised, so
-        -- staging's queries never build (or carry through the version window) a JSON per row
-        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row,
-        {{ cdp.version_rank('ticket_id', cdp.version_order('support_tickets')) }} as _version_rank
+        -- staging's queries never build a JSON per row. Versions are ranked by staging
+        -- (staging_batch), not here: a window in this view keeps an incremental run's
+        -- `_loaded_at` filter above the normalisation of every raw row
+        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row
     from normalized
 
 )

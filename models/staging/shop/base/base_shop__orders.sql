@@ -51,7 +51,7 @@ normalized as (
             when order_id is null then 'missing order_id'
             when created_at is null then 'missing or unparseable created_at'
             when total_price is null then 'missing or unparseable total_price'
-            when order_status is null or order_status not in ('paid', 'refunded', 'cancelled', 'pending')
+            when order_status is null or not {{ cdp.is_one_of('order_status', ['paid', 'refunded', 'cancelled', 'pending']) }}
                 then 'unknown order status'
         end as _quarantine_reason
 
@@ -64,9 +64,10 @@ final as (
     select
         * exclude (_landed_row),
         -- the row as landed, for the quarantine: only rows staging cannot use are serialised, so
-        -- staging's queries never build (or carry through the version window) a JSON per row
-        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row,
-        {{ cdp.version_rank('order_id', cdp.version_order('shop_orders')) }} as _version_rank
+        -- staging's queries never build a JSON per row. Versions are ranked by staging
+        -- (staging_batch), not here: a window in this view keeps an incremental run's
+        -- `_loaded_at` filter above the normalisation of every raw row
+        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row
     from normalized
 
 )

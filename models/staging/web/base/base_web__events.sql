@@ -56,7 +56,7 @@ normalized as (
         {{ cdp.normalize_email('traits_email_raw') }} as traits_email,
         case
             when message_id is null then 'missing message_id'
-            when event_type is null or event_type not in ('track', 'identify', 'page', 'screen', 'group', 'alias')
+            when event_type is null or not {{ cdp.is_one_of('event_type', ['track', 'identify', 'page', 'screen', 'group', 'alias']) }}
                 then 'unknown event type'
             when anonymous_id is null and app_user_id is null then 'missing anonymous_id and user_id'
             when event_at is null and received_at is null then 'missing or unparseable timestamp'
@@ -71,10 +71,10 @@ final as (
     select
         * exclude (_landed_row),
         -- the row as landed, for the quarantine: only rows staging cannot use are serialised, so
-        -- staging's queries never build (or carry through the version window) a JSON per row
-        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row,
-        -- Segment delivers at least once: a repeated message_id is the same event
-        {{ cdp.version_rank('message_id', cdp.version_order('web_events')) }} as _version_rank
+        -- staging's queries never build a JSON per row. Versions are ranked by staging
+        -- (staging_batch), not here: a window in this view keeps an incremental run's
+        -- `_loaded_at` filter above the normalisation of every raw row
+        case when _quarantine_reason is not null then {{ cdp.object_as_json('_landed_row') }} end as _raw_row
     from normalized
 
 )
