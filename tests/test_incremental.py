@@ -51,6 +51,8 @@ INCREMENTAL_TABLES = (
     "marts.fct_events",
     "marts.fct_orders",
     "staging.stg_audit__quarantine",
+    "staging.stg_privacy__identifier_index",
+    "staging.stg_audit__raw_row_ledger",
     "marts.dim_customers",
     "marts.dim_customer_identifiers",
     # tables built on them, as a check of what consumers see
@@ -527,6 +529,16 @@ def test_the_new_data_reached_the_incremental_tables(builds: tuple[Path, Path, d
         incremental,
         f"select count(*) from audiences.aud_cart_abandoners where customer_id = '{landed['cart_customer']}'",
     ) == [(1,)]
+    # the erasure scope's index and the accounting's ledger appended the new rows
+    newest = query(incremental, "select max(_loaded_at) from raw.web_events")[0][0]
+    for relation in ("staging.stg_privacy__identifier_index", "staging.stg_audit__raw_row_ledger"):
+        assert (
+            query(
+                incremental,
+                f"select count(*) from {relation} where source_table = 'web_events' and _loaded_at = '{newest}'",
+            )[0][0]
+            > 0
+        ), relation
 
 
 def test_the_new_data_reached_the_incremental_staging_tables(
