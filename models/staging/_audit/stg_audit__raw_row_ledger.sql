@@ -65,7 +65,8 @@ final as (
         row_id,
         _loaded_at,
         is_usable,
-        count(*) as raw_rows
+        count(*) as raw_rows,
+        {{ cdp.run_at() }} as _written_at
     from unioned
     group by source_table, row_id, _loaded_at, is_usable
 

@@ -88,7 +88,8 @@ indexed as (
         identifier_type,
         {{ cdp.hash_key(['identifier_value']) }} as identifier_hash,
         {{ cdp.is_blocklisted_identifier('identifier_type', 'identifier_value') }} as is_blocklisted,
-        min(_loaded_at) as _loaded_at
+        min(_loaded_at) as _loaded_at,
+        {{ cdp.run_at() }} as _written_at
     from unioned
     group by source_table, source_record_id, raw_row_hash, identifier_type, identifier_value
 
