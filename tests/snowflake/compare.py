@@ -108,6 +108,8 @@ EXPLAINED: dict[str, dict[str, str]] = {
     },
     "staging.stg_audit__quarantine": {"raw_row": _RAW_ROW, "quarantine_row_id": _RAW_ROW},
     "staging.stg_privacy__erasure_scope": {"raw_row_hash": _RAW_ROW},
+    "staging.stg_privacy__identifier_index": {"raw_row_hash": _RAW_ROW, "row_id": _RAW_ROW},
+    "staging.stg_audit__raw_row_ledger": {"row_id": _RAW_ROW},
     "marts.dim_customers": {"inputs_fingerprint": _FINGERPRINT},
     "marts.dim_customer_identifiers": {"inputs_fingerprint": _FINGERPRINT},
     "snapshots.dim_customers_snapshot": _SCD,
