@@ -1,5 +1,5 @@
 {#- The erasure scope as a left join, for models that read a whole base view
-    (the quarantine, the row accounting). `is_erased` is a correlated exists,
+    (the quarantine). `is_erased` is a correlated exists,
     which DuckDB plans as a mark join that serialises and hashes every base row
     before any filter; this join matches keyed rows by key and key-less rows by
     the hash of the row as landed (coalesce hashes only key-less rows). The

@@ -1,8 +1,8 @@
 {#- Staging splits every raw row three ways: the current version of a usable
     record (staged), an older version of the same key (superseded), or a row
     that cannot be used (quarantined, with a reason). Base models compute
-    `_quarantine_reason` and `_version_rank`; these macros keep the three
-    filters identical everywhere so the row accounting can trust them. -#}
+    `_quarantine_reason`, staging ranks versions (`staging_batch`); these
+    macros keep the staging filter and the version order in one place. -#}
 
 {#- Rank versions of one key: usable rows first, then the newest. Every term
     of `order_by` without its own NULLS clause gets NULLS LAST: DuckDB's default,
@@ -24,8 +24,8 @@
     anti-join on the key; only a row without a key (always quarantined) is
     matched by a hash of the raw row. Usable rows always have their key (a
     missing key quarantines the row), so `keyed_only=true` skips the hash
-    branch: the query then never needs `_raw_row`, and the base view neither
-    builds the row's JSON nor carries it through its version window. -#}
+    branch: the query then never needs `_raw_row`, and the base view never
+    builds the row's JSON. -#}
 {% macro is_erased(source_table, keyed_only=false) -%}
     {%- if source_table == 'deletion_requests' -%}
     {#- requests are the legal record of the erasure: kept, with identifiers hashed in staging -#}
@@ -52,10 +52,3 @@
     (_quarantine_reason is null and _version_rank = 1 and not {{ cdp.is_erased(source_table, keyed_only=true) }})
 {%- endmacro %}
 
-{% macro is_superseded(source_table) -%}
-    (_quarantine_reason is null and _version_rank > 1 and not {{ cdp.is_erased(source_table, keyed_only=true) }})
-{%- endmacro %}
-
-{% macro is_quarantined(source_table) -%}
-    (_quarantine_reason is not null and not {{ cdp.is_erased(source_table) }})
-{%- endmacro %}

@@ -12,10 +12,8 @@
     Incremental: whether a row is quarantined depends on the row alone
     (`_quarantine_reason` reads no other row), and raw tables are append-only,
     so an incremental run only reads the rows landed after the newest
-    `_loaded_at` the table holds (a literal; the base views' version window is
-    not referenced, so it is pruned). On DuckDB the filter stays above the base
-    views' normalisation, so the run costs about a full one there
-    (docs/benchmarks.md); the result is the same either way. A new version of
+    `_loaded_at` the table holds (a literal, which reaches the raw scan: the
+    base views hold no window). A new version of
     a key never changes an old row's quarantine status. Copies of one bad row
     share their `_loaded_at`, so they are numbered within one batch. The one
     change to old rows, an erasure, is applied by the post-hook
@@ -25,7 +23,7 @@
 
 with
 
-{#- `_quarantine_reason is not null and not is_erased`, i.e. is_quarantined,
+{#- `_quarantine_reason is not null and not is_erased`,
     written with the left join `erasure_scope_join` (why: see the macro). -#}
 {% for s in cdp.staging_inventory() %}
 {{ s.table }} as (

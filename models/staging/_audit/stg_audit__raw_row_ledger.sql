@@ -38,7 +38,7 @@ with
 
     select
         '{{ s.table }}' as source_table,
-        coalesce('key:' || {{ s.key }}, 'row:' || {{ cdp.hash_key(['_raw_row']) }}) as row_id,
+        {{ cdp.raw_record_id(s.key, cdp.hash_key(['_raw_row'])) }} as row_id,
         _loaded_at,
         _quarantine_reason is null as is_usable
     from {{ ref(s.base) }}

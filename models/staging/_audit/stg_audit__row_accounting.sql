@@ -25,7 +25,7 @@ erased_records as (
 
     select distinct
         source_table,
-        coalesce('key:' || source_record_id, 'row:' || raw_row_hash) as row_id
+        {{ cdp.raw_record_id('source_record_id', 'raw_row_hash') }} as row_id
     from {{ ref('stg_privacy__erasure_scope') }}
 
 ),

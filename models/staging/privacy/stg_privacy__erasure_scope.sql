@@ -26,12 +26,9 @@ with
 
 requests as (
 
-    select * from (
-        select
-            *,
-            {{ cdp.version_rank('request_id', cdp.version_order('deletion_requests')) }} as _version_rank
-        from {{ ref('base_privacy__deletion_requests') }}
-    ) as versions
+    {#- the request's identifiers as landed (staging keeps only their hashes),
+        ranked as staging ranks them -#}
+    select * from ({{ cdp.staging_batch('deletion_requests') }}) as versions
     where _quarantine_reason is null and _version_rank = 1
       and coalesce(request_status, 'pending') not in ('rejected', 'cancelled', 'withdrawn')
 
@@ -183,7 +180,7 @@ person_records as (
 
     select source_table, source_record_id, raw_row_hash, row_id, request_id from reached_records
     union
-    select source_table, source_record_id, null, 'key:' || source_record_id, request_id from resolved_records
+    select source_table, source_record_id, null, {{ cdp.raw_record_id('source_record_id', 'null') }}, request_id from resolved_records
 
 ),
 {% else %}

@@ -84,7 +84,7 @@ indexed as (
         source_table,
         source_record_id,
         raw_row_hash,
-        coalesce('key:' || source_record_id, 'row:' || raw_row_hash) as row_id,
+        {{ cdp.raw_record_id('source_record_id', 'raw_row_hash') }} as row_id,
         identifier_type,
         {{ cdp.hash_key(['identifier_value']) }} as identifier_hash,
         {{ cdp.is_blocklisted_identifier('identifier_type', 'identifier_value') }} as is_blocklisted,
