@@ -10,7 +10,8 @@ How, at 11M candidate edges (docs/identity.md, "Edge decisions and clusters in o
 
 1. DuckDB numbers every node (record_key order) and hands over the candidates as Arrow
    integer columns, sorted in the edge order (priority, probability desc, record keys, kind;
-   node ids follow record keys).
+   node ids follow record keys). The candidates hold numbers only (edge table, rowid, node
+   ids, sort keys): the result joins the decisions back to the edge tables by rowid.
 2. The plain pass: which linkable edges merge two groups in edge order (Kruskal) is the
    unique minimum spanning forest by edge order, found by Boruvka rounds in numpy. Every
    other linkable edge is 'already in the same customer'.
@@ -228,8 +229,8 @@ def model(dbt, session):
     limits = {k: int(v) for k, v in (ast.literal_eval(limits) if isinstance(limits, str) else limits).items()}
     splink_priority = int(dbt.config.get("splink_priority"))
     nodes_sql = dbt.ref("int_identity__nodes").sql_query()
-    deterministic = dbt.ref("int_identity__deterministic_edges").sql_query()
-    splink = dbt.ref("int_identity__splink_edges").sql_query()
+    deterministic = _table_name(dbt.ref("int_identity__deterministic_edges").sql_query())
+    splink = _table_name(dbt.ref("int_identity__splink_edges").sql_query())
     identifiers = dbt.ref("int_identity__identifiers").sql_query()
     clusters_table = f'"{dbt.this.database}"."{dbt.this.schema}"."{dbt.this.identifier}__clusters"'
     connection = _duckdb_connection(session)
@@ -263,53 +264,96 @@ def _duckdb_memory_lowered(connection, while_python_works="512MB"):
         connection.execute(f"set memory_limit = '{limit}'")
 
 
-def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, limits, splink_priority):
-    limited_types = ", ".join(f"'{t}'" for t in limits)
+def _table_name(relation_sql):
+    """The table behind `dbt.ref(...).sql_query()` (dbt-duckdb hands over `select * from <table>`):
+    the result is joined back to the edge tables by rowid."""
+    prefix = "select * from "
+    name = relation_sql[len(prefix) :].strip()
+    if relation_sql[: len(prefix)].lower() != prefix or not name or " " in name:
+        raise ValueError(f"expected a plain table reference, got: {relation_sql[:200]}")
+    return name
+
+
+def _number_nodes(connection, nodes_sql):
+    """Number every node in record_key order, and return the join key the edges use: a 64-bit hash of
+    the record_key when no two nodes share one (joins on integers instead of ~25-byte strings), the
+    record_key itself otherwise."""
     connection.execute(
         f"""
         create or replace temp table edge_decisions__nodes as
-        select record_key, cast(row_number() over (order by record_key) - 1 as integer) as node_id
-        from (select distinct record_key from ({nodes_sql}))
+        select
+            record_key,
+            hash(record_key) as key_hash,
+            cast(row_number() over (order by record_key) - 1 as integer) as node_id
+        from ({nodes_sql})
         """
     )
-    # The candidates stay in DuckDB (a temp table, numbered); only the integer columns the
-    # pass needs reach Python, and the result is a DuckDB relation joining the decisions back,
-    # so no string column of the ~11M edges is ever held in Python (peak memory at 1M).
+    rows, keys, hashes = connection.execute(
+        "select count(*), count(distinct record_key), count(distinct key_hash) from edge_decisions__nodes"
+    ).fetchall()[0]
+    if keys != rows:
+        raise ValueError("int_identity__nodes holds a record_key more than once")
+    return ("key_hash", "hash({})") if hashes == rows else ("record_key", "{}")
+
+
+def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, limits, splink_priority):
+    """`deterministic` and `splink` are table names (the result is joined back by rowid)."""
+    limited_types = ", ".join(f"'{t}'" for t in limits)
+    node_key, key_of = _number_nodes(connection, nodes_sql)
+    kinds = sorted(
+        {kind for (kind,) in connection.execute(f"select distinct edge_kind from {deterministic}").fetchall()}
+        | {"splink"}
+    )
+    kind_rank = "case edge_kind " + " ".join(f"when '{k}' then {i}" for i, k in enumerate(kinds)) + " end"
+
+    def ends(alias):
+        return f"""
+            left join edge_decisions__nodes as left_nodes
+                on left_nodes.{node_key} = {key_of.format(alias + ".left_record_key")}
+            left join edge_decisions__nodes as right_nodes
+                on right_nodes.{node_key} = {key_of.format(alias + ".right_record_key")}"""
+
+    # Only numbers reach the candidates: which table and row an edge comes from, its ends' node
+    # ids and its sort keys. The strings stay in the edge tables; the result joins back by rowid.
     try:
         connection.execute(
             f"""
             create or replace temp table edge_decisions__candidates as
-            with candidates as (
-                select left_record_key, right_record_key, edge_kind, identifier_value, edge_priority,
-                       match_probability, match_weight, is_linkable, block_reason
-                from ({deterministic})
-                union all
-                select left_record_key, right_record_key, 'splink', null, {splink_priority},
-                       match_probability, match_weight, true, null
-                from ({splink})
-            )
             select
-                candidates.*,
+                cast(0 as utinyint) as source,
+                edges.rowid as source_row,
                 left_nodes.node_id as left_id,
                 right_nodes.node_id as right_id,
-                cast(row_number() over () - 1 as bigint) as edge_index
-            from candidates
-            left join edge_decisions__nodes as left_nodes
-                on left_nodes.record_key = candidates.left_record_key
-            left join edge_decisions__nodes as right_nodes
-                on right_nodes.record_key = candidates.right_record_key
+                cast(edges.edge_priority as integer) as edge_priority,
+                cast(edges.match_probability as double) as match_probability,
+                cast({kind_rank} as utinyint) as kind_rank,
+                edges.is_linkable
+            from {deterministic} as edges {ends("edges")}
+            union all
+            select
+                cast(1 as utinyint),
+                edges.rowid,
+                left_nodes.node_id,
+                right_nodes.node_id,
+                {splink_priority},
+                cast(edges.match_probability as double),
+                cast({kinds.index("splink")} as utinyint),
+                true
+            from {splink} as edges {ends("edges")}
             """
         )
         # the guard's order (priority, probability desc, record keys - node ids follow them - and
         # kind) is DuckDB's sort; the edges reach Python in it, as integer columns only
         candidates = connection.sql(
             """
-            select edge_index, left_id, right_id, is_linkable
+            select source, source_row, left_id, right_id, is_linkable
             from edge_decisions__candidates
             order by
-                edge_priority, match_probability desc nulls last, left_id, right_id, edge_kind, edge_index
+                edge_priority, match_probability desc nulls last, left_id, right_id, kind_rank,
+                source, source_row
             """
         ).to_arrow_table()
+        connection.execute("drop table if exists edge_decisions__candidates")
         record_keys = connection.sql(
             "select record_key from edge_decisions__nodes order by node_id"
         ).to_arrow_table()
@@ -317,26 +361,28 @@ def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, l
             f"""
             select n.node_id, i.identifier_type, i.identifier_value
             from ({identifiers}) as i
-            inner join edge_decisions__nodes as n on n.record_key = i.record_key
+            inner join edge_decisions__nodes as n on n.{node_key} = {key_of.format("i.record_key")}
             where i.identifier_type in ({limited_types})
             """
         ).to_arrow_table()
     finally:
+        connection.execute("drop table if exists edge_decisions__candidates")
         connection.execute("drop table if exists edge_decisions__nodes")
 
     node_count = record_keys.num_rows
     if candidates.num_rows and (candidates["left_id"].null_count or candidates["right_id"].null_count):
         raise ValueError("an identity edge names a record that is not in int_identity__nodes")
-    order = candidates["edge_index"].to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    sources = candidates.select(["source", "source_row"])
     left = candidates["left_id"].to_numpy(zero_copy_only=False).astype(np.int64)
     right = candidates["right_id"].to_numpy(zero_copy_only=False).astype(np.int64)
     linkable = candidates["is_linkable"].to_numpy(zero_copy_only=False).astype(bool)
     del candidates
+    order = np.arange(len(left), dtype=np.int64)  # edges are numbered by their place in the order
     with _duckdb_memory_lowered(connection):
         codes, reasons = _decide_all(order, left, right, linkable, node_count, limited, limits)
     del order, left, right, linkable, limited
 
-    decided = _with_decisions(connection, codes, reasons)
+    decided = _with_decisions(connection, sources, codes, reasons, deterministic, splink, splink_priority)
     clusters = pa.table(
         {
             "record_key": record_keys["record_key"],
@@ -408,16 +454,17 @@ def _decide_all(order, left, right, linkable, node_count, limited, limits):
     return codes, _Reasons(by_edge, labels, cluster_of)
 
 
-def _with_decisions(connection, codes, reasons):
-    """The candidates with their decisions, as a DuckDB relation (dbt-duckdb materialises it on
-    this connection, so the temp table and the registered arrays are still there)."""
+def _with_decisions(connection, sources, codes, reasons, deterministic, splink, splink_priority):
+    """The edges with their decisions, as a DuckDB relation over the edge tables (dbt-duckdb
+    materialises it on this connection, so the registered arrays are still there)."""
     reason_ids = np.where(reasons.by_edge >= 0, reasons.by_edge + 1, -1).astype(np.int32)
     reason_ids[codes == REDUNDANT] = 0
     connection.register(
         "edge_decisions__codes",
         pa.table(
             {
-                "edge_index": pa.array(np.arange(len(codes), dtype=np.int64)),
+                "source": sources["source"],
+                "source_row": sources["source_row"],
                 "code": pa.array(codes, pa.int8()),
                 "reason_id": pa.array(reason_ids, mask=reason_ids < 0),
             }
@@ -432,21 +479,36 @@ def _with_decisions(connection, codes, reasons):
             }
         ),
     )
+    decision = f"case when d.code <= {REDUNDANT} then 'accepted' else 'dropped' end as decision"
     return connection.sql(
         f"""
         select
-            c.left_record_key,
-            c.right_record_key,
-            c.edge_kind,
-            c.identifier_value,
-            cast(c.edge_priority as integer) as edge_priority,
-            cast(c.match_probability as double) as match_probability,
-            cast(c.match_weight as double) as match_weight,
-            case when d.code <= {REDUNDANT} then 'accepted' else 'dropped' end as decision,
-            case when d.code = {BLOCKED} then cast(c.block_reason as varchar) else r.reason end
+            edges.left_record_key,
+            edges.right_record_key,
+            edges.edge_kind,
+            edges.identifier_value,
+            cast(edges.edge_priority as integer) as edge_priority,
+            cast(edges.match_probability as double) as match_probability,
+            cast(edges.match_weight as double) as match_weight,
+            {decision},
+            case when d.code = {BLOCKED} then cast(edges.block_reason as varchar) else r.reason end
                 as decision_reason
-        from edge_decisions__candidates as c
-        inner join edge_decisions__codes as d on d.edge_index = c.edge_index
+        from {deterministic} as edges
+        inner join edge_decisions__codes as d on d.source = 0 and d.source_row = edges.rowid
+        left join edge_decisions__reasons as r on r.reason_id = d.reason_id
+        union all
+        select
+            edges.left_record_key,
+            edges.right_record_key,
+            'splink',
+            null,
+            {splink_priority},
+            cast(edges.match_probability as double),
+            cast(edges.match_weight as double),
+            {decision},
+            r.reason
+        from {splink} as edges
+        inner join edge_decisions__codes as d on d.source = 1 and d.source_row = edges.rowid
         left join edge_decisions__reasons as r on r.reason_id = d.reason_id
         """
     )
