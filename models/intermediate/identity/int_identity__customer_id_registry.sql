@@ -15,7 +15,8 @@
       its records, and the other parts get new IDs derived from the old ID and
       their smallest record_key (deterministic, never random);
     - a cluster of new records gets an ID derived from its smallest record_key.
-    Records no longer present keep their last row (their ID is history). -#}
+    Records no longer present keep their last row (their ID is history), and
+    so do records whose assignment did not change. -#}
 
 with
 
@@ -126,6 +127,12 @@ final as (
     from clusters
     inner join assigned on assigned.cluster_key = clusters.cluster_key
     left join previous on previous.record_key = clusters.record_key
+    {% if is_incremental() -%}
+    -- only records whose assignment changed (or that are new) are rewritten:
+    -- rewriting all of them (3.3M at 1M people) took most of the run's 11 s
+    where previous.customer_id is distinct from assigned.customer_id
+        or previous.customer_id_created_at is distinct from assigned.customer_id_created_at
+    {%- endif %}
 
 )
 
