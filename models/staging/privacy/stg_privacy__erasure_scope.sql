@@ -46,49 +46,31 @@ request_identifiers as (
 
 {#- Every raw record's identifiers, hashed, from the incremental index (it
     adds only newly landed rows; reading the base views here normalised every
-    raw row on every run). `identifier_value` is the hash from here on. -#}
-row_identifiers as (
+    raw row on every run). Its `identifier_hash` is the scope's
+    `identifier_value`: the request's values are hashed the same way.
 
-    select
-        source_table,
-        source_record_id,
-        raw_row_hash,
-        row_id,
-        identifier_type,
-        identifier_hash as identifier_value,
-        is_blocklisted
-    from {{ ref('stg_privacy__identifier_index') }}
-
-),
+    The index (20M rows at 1M people) is read straight from its table at every
+    use, never through a CTE: a CTE read several times is materialised whole
+    first (on DuckDB a 20M-row copy spilled to disk, then read back at each of
+    nine joins: most of this model's time), while a table scan reads only the
+    columns a join needs and drops non-matching rows as it goes. -#}
+{%- set index = ref('stg_privacy__identifier_index') %}
 
 -- a value held by more accounts than the identity cap allows is junk and
 -- would spread the erasure to strangers (accounts: records of account tools,
 -- so a customer's many orders do not count against their own email)
 overshared_values as (
 
-    select identifier_type, identifier_value
-    from row_identifiers
+    select identifier_type, identifier_hash
+    from {{ index }}
     where source_table in ('crm_contacts', 'shop_customers', 'app_users', 'newsletter_signups')
       and identifier_type in ('{{ cdp.identity_config()['max_accounts_per_identifier'].keys() | join("', '") }}')
-    group by identifier_type, identifier_value
+    group by identifier_type, identifier_hash
     having count(distinct source_table || ':' || source_record_id) > max(case identifier_type
         {%- for t, cap in cdp.identity_config()['max_accounts_per_identifier'].items() %}
         when '{{ t }}' then {{ cap }}
         {%- endfor %}
     end)
-
-),
-
-spreading_identifiers as (
-
-    select * from row_identifiers
-    where identifier_type <> 'anonymous_id'
-      and not is_blocklisted
-      and not exists (
-          select 1 from overshared_values
-          where overshared_values.identifier_type = row_identifiers.identifier_type
-            and overshared_values.identifier_value = row_identifiers.identifier_value
-      )
 
 ),
 
@@ -107,15 +89,25 @@ scope_0 as (
     record (`group by`, which also keeps the planner from joining the
     identifiers with themselves on the record before the scope filter: that
     was a 10M x 10M join per hop), then reads those records' identifiers.
-    min() of the per-record min() is the same request as before. -#}
+    min() of the per-record min() is the same request as before. An
+    over-shared value is dropped on the scope's side of each join, which is
+    the same as dropping its index rows but filters thousands of rows instead
+    of millions. -#}
 {% for hop in range(1, hops + 1) %}
 found_{{ hop }} as (
 
     select found.source_table, found.row_id, min(scope.request_id) as request_id
-    from scope_{{ hop - 1 }} as scope
-    inner join spreading_identifiers as found
+    from {{ 'scope_0' if hop == 1 else 'frontier_' ~ (hop - 1) }} as scope
+    inner join {{ index }} as found
         on found.identifier_type = scope.identifier_type
-        and found.identifier_value = scope.identifier_value
+        and found.identifier_hash = scope.identifier_value
+    where found.identifier_type <> 'anonymous_id'
+      and not found.is_blocklisted
+      and not exists (
+          select 1 from overshared_values
+          where overshared_values.identifier_type = scope.identifier_type
+            and overshared_values.identifier_hash = scope.identifier_value
+      )
     group by found.source_table, found.row_id
 
 ),
@@ -126,29 +118,52 @@ scope_{{ hop }} as (
     from (
         select * from scope_{{ hop - 1 }}
         union all
-        select reached.identifier_type, reached.identifier_value, found_{{ hop }}.request_id
+        select reached.identifier_type, reached.identifier_hash, found_{{ hop }}.request_id
         from found_{{ hop }}
-        inner join spreading_identifiers as reached
+        inner join {{ index }} as reached
             on reached.row_id = found_{{ hop }}.row_id
             and reached.source_table = found_{{ hop }}.source_table
+        where reached.identifier_type <> 'anonymous_id'
+          and not reached.is_blocklisted
+          and not exists (
+              select 1 from overshared_values
+              where overshared_values.identifier_type = reached.identifier_type
+                and overshared_values.identifier_hash = reached.identifier_hash
+          )
     ) as grown
     group by identifier_type, identifier_value
 
 ),
-{% endfor %}
+{% if not loop.last %}
+{#- only what this hop changed (a new value, or a smaller request) searches
+    again: the records of the others were found by an earlier hop, with the
+    same request. Extra rows here would cost time, never change the result. -#}
+frontier_{{ hop }} as (
+
+    select * from scope_{{ hop }} as grown
+    where not exists (
+        select 1 from scope_{{ hop - 1 }} as known
+        where known.identifier_type = grown.identifier_type
+          and known.identifier_value = grown.identifier_value
+          and known.request_id = grown.request_id
+    )
+
+),
+{% endif %}
+{%- endfor %}
 
 reached_records as (
 
     select distinct
-        row_identifiers.source_table,
-        row_identifiers.source_record_id,
-        row_identifiers.raw_row_hash,
-        row_identifiers.row_id,
+        indexed.source_table,
+        indexed.source_record_id,
+        indexed.raw_row_hash,
+        indexed.row_id,
         scope.request_id
-    from row_identifiers
+    from {{ index }} as indexed
     inner join scope_{{ hops }} as scope
-        on scope.identifier_type = row_identifiers.identifier_type
-        and scope.identifier_value = row_identifiers.identifier_value
+        on scope.identifier_type = indexed.identifier_type
+        and scope.identifier_value = indexed.identifier_hash
 
 ),
 
@@ -193,27 +208,27 @@ person_records as (
 
 device_ids as (
 
-    select distinct row_identifiers.identifier_value as anonymous_id, person_records.request_id
+    select distinct indexed.identifier_hash as anonymous_id, person_records.request_id
     from person_records
-    inner join row_identifiers
-        on row_identifiers.row_id = person_records.row_id
-        and row_identifiers.source_table = person_records.source_table
-    where row_identifiers.identifier_type = 'anonymous_id'
-      and not row_identifiers.is_blocklisted
+    inner join {{ index }} as indexed
+        on indexed.row_id = person_records.row_id
+        and indexed.source_table = person_records.source_table
+    where indexed.identifier_type = 'anonymous_id'
+      and not indexed.is_blocklisted
 
 ),
 
 device_records as (
 
     select distinct
-        row_identifiers.source_table,
-        row_identifiers.source_record_id,
-        row_identifiers.raw_row_hash,
-        row_identifiers.row_id,
+        indexed.source_table,
+        indexed.source_record_id,
+        indexed.raw_row_hash,
+        indexed.row_id,
         device_ids.request_id
-    from row_identifiers
-    inner join device_ids on device_ids.anonymous_id = row_identifiers.identifier_value
-    where row_identifiers.identifier_type = 'anonymous_id'
+    from {{ index }} as indexed
+    inner join device_ids on device_ids.anonymous_id = indexed.identifier_hash
+    where indexed.identifier_type = 'anonymous_id'
 
 ),
 
