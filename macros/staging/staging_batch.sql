@@ -47,63 +47,11 @@
     {%- endset %}
     where {{ s.key }} in ({{ cdp.batch_key_list(batch_keys) }})
     {%- else %}
-    {{ cdp.ranked_versions(ref(s.base), s.key, s.version_order) }}
+    select
+        *,
+        {{ cdp.version_rank(s.key, s.version_order) }} as _version_rank
+    from {{ ref(s.base) }}
     {%- endif %}
-{%- endmacro %}
-
-{#- Every row of a full build with its `_version_rank`. Most keys have one
-    raw row, whose rank is 1 without sorting anything. On DuckDB the window
-    over all rows cost more than any other operator of the web events' full
-    build (97 of 368 CPU s at 1M people: it sorts every normalised row by key),
-    so the rows are materialised once (the base view's normalisation runs
-    once), and only the keys with several rows are ranked. The output is
-    the window's, row for row (`is not distinct from`: null keys are one
-    partition there too). -#}
-{% macro ranked_versions(relation, key, version_order) -%}
-    {{ return(adapter.dispatch('ranked_versions', 'cdp')(relation, key, version_order)) }}
-{%- endmacro %}
-
-{% macro default__ranked_versions(relation, key, version_order) -%}
-    select
-        *,
-        {{ cdp.version_rank(key, version_order) }} as _version_rank
-    from {{ relation }}
-{%- endmacro %}
-
-{% macro duckdb__ranked_versions(relation, key, version_order) -%}
-    with
-
-    versions as materialized (
-
-        select * from {{ relation }}
-
-    ),
-
-    versioned_keys as (
-
-        select {{ key }} from versions group by {{ key }} having count(*) > 1
-
-    )
-
-    select
-        *,
-        1 as _version_rank
-    from versions
-    where not exists (
-        select 1 from versioned_keys
-        where versioned_keys.{{ key }} is not distinct from versions.{{ key }}
-    )
-
-    union all
-
-    select
-        *,
-        {{ cdp.version_rank(key, version_order) }} as _version_rank
-    from versions
-    where exists (
-        select 1 from versioned_keys
-        where versioned_keys.{{ key }} is not distinct from versions.{{ key }}
-    )
 {%- endmacro %}
 
 {#- The keys of a versioned batch, for `key in (...)`. DuckDB plans an IN
