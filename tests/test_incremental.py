@@ -55,6 +55,10 @@ INCREMENTAL_TABLES = (
     "staging.stg_audit__raw_row_ledger",
     "marts.dim_customers",
     "marts.dim_customer_identifiers",
+    # consent: statements rebuilt in full, the two marts incremental per customer
+    "intermediate.int_consent__statements",
+    "marts.customer_consent",
+    "marts.customer_consent_flags",
     # tables built on them, as a check of what consumers see
     "marts.fct_order_lines",
     "audiences.aud_cart_abandoners",
@@ -625,7 +629,12 @@ def test_customers_left_without_records_left_the_customer_marts(
                except select customer_id from marts.dim_customer_records"""
         ).fetchall()
         assert vanished
-        for mart in ("marts.dim_customers", "marts.dim_customer_identifiers"):
+        for mart in (
+            "marts.dim_customers",
+            "marts.dim_customer_identifiers",
+            "marts.customer_consent",
+            "marts.customer_consent_flags",
+        ):
             left = connection.sql(
                 f"""select count(*) from {mart} where customer_id in (
                         select customer_id from before_run.marts.dim_customers
@@ -853,3 +862,131 @@ def test_incremental_run_rewrites_only_new_events_and_their_devices(marked: Path
     assert new_events == 2
     assert events == device_events + new_events, (events, device_events, total)
     assert orders == 0
+
+
+# ---- consent: incremental per customer --------------------------------------------------------
+
+CONSENT_MODELS = (
+    "stg_consent__events",
+    "int_consent__statements",
+    "customer_consent",
+    "customer_consent_flags",
+)
+CONSENT_MARTS = ("marts.customer_consent", "marts.customer_consent_flags")
+
+
+def _run_consent(database: Path, *extra: str, run_at: str = RUN_AT) -> None:
+    run_dbt(database, "run", "--select", *CONSENT_MODELS, *extra, dbt_vars={"cdp_run_at": run_at})
+
+
+def _sole_app_user(database: Path, exclude: str = "") -> tuple[str, str]:
+    """An app user id held by exactly one customer (a grant through it reaches that customer only)."""
+    return query(
+        database,
+        f"""select min(identifier_value), min(customer_id) from marts.dim_customer_identifiers
+            where identifier_type = 'app_user_id' and is_linkable and identifier_value <> '{exclude}'
+            group by identifier_value having count(*) = 1
+            order by 1 limit 1""",
+    )[0]
+
+
+def _land_consent_statement(database: Path, consent_id: str, app_user_id: str, recorded_at: str) -> None:
+    execute(
+        database,
+        f"""insert into raw.consent_events (consent_id, user_id, purpose, granted, recorded_at, source, _loaded_at)
+            values ('{consent_id}', '{app_user_id}', 'sms_marketing', 'true', '{recorded_at}', 'web',
+                    (select max(_loaded_at) + interval 1 hour from raw.consent_events))""",
+    )
+
+
+def test_the_delta_changed_consent(builds: tuple[Path, Path, dict[str, str]]) -> None:
+    """Guards the consent comparison: the new statement, the merge and the erasure changed rows of
+    customers that existed before, so rebuilt rows are compared (not only kept ones)."""
+    incremental, _, landed = builds
+    rows = "select * exclude (inputs_fingerprint) from marts.customer_consent"
+    assert set(query(Path(landed["before"]), rows)) - set(query(incremental, rows))
+    for customer in (landed["absorbed"], landed["erased"]):
+        assert query(
+            incremental, f"select count(*) from marts.customer_consent where customer_id = '{customer}'"
+        ) == [(0,)], customer
+    assert query(
+        incremental,
+        """select consent.decided_at, consent.is_granted from marts.customer_consent as consent
+           inner join intermediate.int_consent__statements as statements
+               on statements.customer_id = consent.customer_id and statements.purpose = consent.purpose
+           where statements.source_record_key = 'consent_events:CONS-INCR-1'""",
+    ) == [(datetime(2026, 10, 31, 13, 0), False)]
+
+
+def test_consent_marts_rewrite_only_customers_whose_statements_changed(tmp_path: Path) -> None:
+    """Marker test: a marker planted in every consent row survives on customers the new statement does
+    not reach; the one customer it reaches is rebuilt, in both marts."""
+    database = built_copy(tmp_path)
+    app_user_id, customer = _sole_app_user(database)
+    execute(
+        database,
+        f"""update marts.customer_consent set decided_via = '{MARKER}';
+            update marts.customer_consent_flags set email_marketing_consent_status = '{MARKER}';""",
+    )
+    _land_consent_statement(database, "CONS-WRITE-1", app_user_id, "2026-10-31T13:00:00Z")
+    _run_consent(database)
+    assert query(
+        database,
+        f"""select customer_id, count(*) from marts.customer_consent
+            where decided_via is distinct from '{MARKER}' group by customer_id""",
+    ) == [(customer, 4)]
+    assert query(
+        database,
+        f"""select customer_id from marts.customer_consent_flags
+            where email_marketing_consent_status is distinct from '{MARKER}'""",
+    ) == [(customer,)]
+    assert query(
+        database,
+        f"""select sms_marketing_consent, sms_marketing_consent_decided_at from marts.customer_consent_flags
+            where customer_id = '{customer}'""",
+    ) == [(True, datetime(2026, 10, 31, 13, 0))]
+    assert (
+        query(database, f"select count(*) from marts.customer_consent where decided_via = '{MARKER}'")[0][0]
+        > 100
+    )
+
+
+def test_consent_at_a_later_run_time_equals_a_full_rebuild(tmp_path: Path) -> None:
+    """The one input that moves without new data is the clock: a statement recorded after the run time
+    is left out, and a later run must take it in as a full rebuild at that time does."""
+    database = built_copy(tmp_path)
+    app_user_id, customer = _sole_app_user(database)
+    later = (datetime.fromisoformat(RUN_AT) + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    at = (datetime.fromisoformat(RUN_AT) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _land_consent_statement(database, "CONS-LATER-1", app_user_id, at)
+    decision = f"""select sms_marketing_consent_decided_at from marts.customer_consent_flags
+                   where customer_id = '{customer}'"""
+    _run_consent(database)
+    assert query(database, decision) != [(datetime.fromisoformat(at[:-1]),)]
+    full = tmp_path / "full_refresh.duckdb"
+    shutil.copy(database, full)
+    _run_consent(database, run_at=later)
+    _run_consent(full, "--full-refresh", run_at=later)
+    assert query(database, decision) == [(datetime.fromisoformat(at[:-1]),)]
+    for relation in CONSENT_MARTS:
+        assert _differences(database, full, relation) == (0, 0), relation
+
+
+def test_consent_marts_built_before_the_fingerprint_upgrade_in_place(
+    builds: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """Consent marts built as tables without `inputs_fingerprint` (an upgrade): the first incremental run
+    adds the column and rebuilds every customer, giving what a full rebuild gives."""
+    incremental, full, _ = builds
+    database = tmp_path / "upgraded.duckdb"
+    shutil.copy(incremental, database)
+    execute(
+        database,
+        f"""alter table marts.customer_consent drop column inputs_fingerprint;
+            update marts.customer_consent set decided_via = '{MARKER}';
+            alter table marts.customer_consent_flags drop column inputs_fingerprint;
+            update marts.customer_consent_flags set email_marketing_consent_status = '{MARKER}';""",
+    )
+    _run_consent(database)
+    for relation in CONSENT_MARTS:
+        assert _differences(database, full, relation) == (0, 0), relation

@@ -112,6 +112,8 @@ EXPLAINED: dict[str, dict[str, str]] = {
     "staging.stg_audit__raw_row_ledger": {"row_id": _RAW_ROW},
     "marts.dim_customers": {"inputs_fingerprint": _FINGERPRINT},
     "marts.dim_customer_identifiers": {"inputs_fingerprint": _FINGERPRINT},
+    "marts.customer_consent": {"inputs_fingerprint": _FINGERPRINT},
+    "marts.customer_consent_flags": {"inputs_fingerprint": _FINGERPRINT},
     "snapshots.dim_customers_snapshot": _SCD,
     "snapshots.audience_membership_snapshot": _SCD,
     "marts.audience_membership_history": {

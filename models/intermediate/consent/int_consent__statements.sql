@@ -61,7 +61,8 @@ identifier_holders as (
     select
         identifier_type,
         identifier_value,
-        count(distinct customer_id) as holder_count,
+        -- dim_customer_identifiers has one row per customer, type and value
+        count(*) as holder_count,
         min(case when is_linkable then 1 else 0 end) = 1 as is_linkable
     from held_identifiers
     group by identifier_type, identifier_value

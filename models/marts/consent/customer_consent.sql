@@ -1,19 +1,71 @@
+{{ config(
+    materialized='incremental',
+    unique_key='customer_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    tmp_relation_type='transient' if target.type == 'snowflake' else none,
+    post_hook="{% if is_incremental() %}delete from {{ this }} where customer_id in (select customer_id from {{ ref('erased_customers') }}) or customer_id not in (select customer_id from {{ ref('dim_customers') }}){% endif %}",
+) }}
+
 {#- Consent per customer and purpose. The latest statement wins, whatever its
     source; on a tie a refusal beats a grant, then the consent platform beats
     the shop flag, which beats the newsletter form. Without any statement the
     purpose's default applies: not granted for the marketing purposes
     (email_marketing, sms_marketing, advertising); analytics follows the var
-    `cdp_consent_defaults` (granted unless refused, by default). -#}
+    `cdp_consent_defaults` (granted unless refused, by default).
+
+    Incremental: a customer's rows depend only on its own statement groups
+    and the defaults, so a run rebuilds only the customers whose statements
+    changed, joined or left (`inputs_fingerprint`,
+    macros/marts/customer_inputs_fingerprint.sql); customers erased or merged
+    away are deleted by the post-hook. int_consent__statements is rebuilt on
+    every run, so a statement that the run time has reached, a merge or a new
+    holder of an identifier shows there and changes the fingerprint. -#}
 {%- set purposes = ['email_marketing', 'sms_marketing', 'advertising', 'analytics'] -%}
 {%- set marketing_purposes = ['email_marketing', 'sms_marketing', 'advertising'] -%}
 {%- set defaults = var('cdp_consent_defaults', {'email_marketing': false, 'sms_marketing': false,
                                                  'advertising': false, 'analytics': true}) -%}
+{#- the statement columns this model reads: only these are hashed, so a new
+    holder of a shared identifier (matched_customer_count) rebuilds nobody -#}
+{%- set statement_columns = [
+    'customer_id', 'purpose', 'is_granted', 'stated_at', 'source_table', 'stated_via',
+    'source_record_key', 'source_priority', 'statement_count', 'first_stated_at',
+] -%}
 
 with
 
+{% if is_incremental() -%}
+{#- one row per active customer (a customer without statements has rows too,
+    and a new default must reach it) plus one per statement group -#}
+input_fingerprints as (
+
+    select customer_id, {{ cdp.bit_xor_agg('row_fingerprint') }} as inputs_fingerprint
+    from (
+        select customers.customer_id, {{ cdp.row_hash(['customers.customer_id'], defaults) }} as row_fingerprint
+        from {{ ref('dim_customers') }} as customers
+        where customers.customer_id not in (select customer_id from {{ ref('erased_customers') }})
+        union all
+        select customer_id, {{ cdp.row_hash(statement_columns, defaults) }}
+        from {{ ref('int_consent__statements') }}
+    ) as input_rows
+    group by customer_id
+
+),
+
+changed_customers as (
+
+    {{ cdp.changed_customers('input_fingerprints') }}
+
+),
+
+{% endif -%}
+
 customers as (
 
-    select * from {{ ref('dim_customers') }}
+    select customer_id from {{ ref('dim_customers') }}
+    {% if is_incremental() -%}
+    where customer_id in (select customer_id from changed_customers)
+    {%- endif %}
 
 ),
 
@@ -26,6 +78,9 @@ erased_customers as (
 statements as (
 
     select * from {{ ref('int_consent__statements') }}
+    {% if is_incremental() -%}
+    where customer_id in (select customer_id from changed_customers)
+    {%- endif %}
 
 ),
 
@@ -50,6 +105,21 @@ active_customers as (
     left join erased_customers
         on erased_customers.customer_id = customers.customer_id
     where erased_customers.customer_id is null
+
+),
+
+-- stored on every row: what the next incremental run compares
+fingerprints as (
+
+    select customer_id, {{ cdp.bit_xor_agg('row_fingerprint') }} as inputs_fingerprint
+    from (
+        select customer_id, {{ cdp.row_hash(['customer_id'], defaults) }} as row_fingerprint
+        from active_customers
+        union all
+        select customer_id, {{ cdp.row_hash(statement_columns, defaults) }}
+        from statements
+    ) as input_rows
+    group by customer_id
 
 ),
 
@@ -123,9 +193,13 @@ final as (
         cast(coalesce(statement_history.statement_count, 0) as integer) as statement_count,
         statement_history.first_granted_at,
         statement_history.last_granted_at,
-        statement_history.last_refused_at
+        statement_history.last_refused_at,
+
+        ----------  what an incremental run compares
+        fingerprints.inputs_fingerprint
 
     from active_customers
+    inner join fingerprints on fingerprints.customer_id = active_customers.customer_id
     cross join purposes
     left join latest_statements
         on latest_statements.customer_id = active_customers.customer_id
