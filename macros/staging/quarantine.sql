@@ -20,13 +20,13 @@
 
 {#- Erasure comes first: a row covered by an erasure request is counted as
     erased whatever else is true of it, and is never staged or quarantined.
-    The erasure scope is keyed by (source_table, primary key), so this is an
-    anti-join on the key; only a row without a key (always quarantined) is
-    matched by a hash of the raw row. Usable rows always have their key (a
-    missing key quarantines the row), so `keyed_only=true` skips the hash
-    branch: the query then never needs `_raw_row`, and the base view never
-    builds the row's JSON. -#}
-{% macro is_erased(source_table, keyed_only=false) -%}
+    For staged rows, which always have their key (a missing key quarantines
+    the row), this is an anti-join on (source_table, key): the query never
+    needs `_raw_row`, and the base view never builds the row's JSON. Key-less
+    rows are matched by the hash of the raw row where they are counted: in
+    the quarantine (`erasure_scope_join`) and the row accounting
+    (`raw_record_id`). -#}
+{% macro is_erased(source_table) -%}
     {%- if source_table == 'deletion_requests' -%}
     {#- requests are the legal record of the erasure: kept, with identifiers hashed in staging -#}
     false
@@ -35,20 +35,12 @@
     exists (
         select 1 from {{ ref('stg_privacy__erasure_scope') }} as erasure_scope
         where erasure_scope.source_table = '{{ source_table }}'
-        {%- if keyed_only %}
           and erasure_scope.source_record_id = {{ key }}
-        {%- else %}
-          {#- one equality (a hash join, and one correlated EXISTS, as Snowflake
-              requires); coalesce reads `_raw_row` only for a key-less row. A key
-              equal to another row's md5 is not a realistic collision. -#}
-          and coalesce(erasure_scope.source_record_id, erasure_scope.raw_row_hash)
-              = coalesce({{ key }}, {{ cdp.hash_key(['_raw_row']) }})
-        {%- endif %}
     )
     {%- endif -%}
 {%- endmacro %}
 
 {% macro is_staged(source_table) -%}
-    (_quarantine_reason is null and _version_rank = 1 and not {{ cdp.is_erased(source_table, keyed_only=true) }})
+    (_quarantine_reason is null and _version_rank = 1 and not {{ cdp.is_erased(source_table) }})
 {%- endmacro %}
 

@@ -353,7 +353,7 @@ def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, l
                 source, source_row
             """
         ).to_arrow_table()
-        connection.execute("drop table if exists edge_decisions__candidates")
+        connection.execute("drop table if exists edge_decisions__candidates")  # freed before the next reads
         record_keys = connection.sql(
             "select record_key from edge_decisions__nodes order by node_id"
         ).to_arrow_table()
@@ -377,10 +377,9 @@ def _edge_decisions(connection, nodes_sql, deterministic, splink, identifiers, l
     right = candidates["right_id"].to_numpy(zero_copy_only=False).astype(np.int64)
     linkable = candidates["is_linkable"].to_numpy(zero_copy_only=False).astype(bool)
     del candidates
-    order = np.arange(len(left), dtype=np.int64)  # edges are numbered by their place in the order
     with _duckdb_memory_lowered(connection):
-        codes, reasons = _decide_all(order, left, right, linkable, node_count, limited, limits)
-    del order, left, right, linkable, limited
+        codes, reasons = _decide_all(left, right, linkable, node_count, limited, limits)
+    del left, right, linkable, limited
 
     decided = _with_decisions(connection, sources, codes, reasons, deterministic, splink, splink_priority)
     clusters = pa.table(
@@ -413,10 +412,10 @@ def _codes(column, mapping=None):
     return np.array([mapping[v] for v in encoded.dictionary.to_pylist()], dtype=np.int64)[indices]
 
 
-def _decide_all(order, left, right, linkable, node_count, limited, limits):
-    """`order` holds the edge indices in the guard's order; left, right and linkable follow it."""
-    codes = np.full(len(order), BLOCKED, dtype=np.int8)
-    linkable_order = order[linkable]  # linkable edges, in edge order
+def _decide_all(left, right, linkable, node_count, limited, limits):
+    """The edges arrive in the guard's order: an edge's index is its place in that order."""
+    codes = np.full(len(left), BLOCKED, dtype=np.int8)
+    linkable_order = np.flatnonzero(linkable)  # linkable edges, in edge order
     left, right = left[linkable], right[linkable]
     merged, group = _spanning_forest(node_count, left, right)
     codes[linkable_order] = np.where(merged, ACCEPTED, REDUNDANT)
@@ -427,7 +426,7 @@ def _decide_all(order, left, right, linkable, node_count, limited, limits):
     value_types = _codes(limited["identifier_type"], {t: i for i, t in enumerate(limits)})
     value_ids = _codes(limited["identifier_value"])
     unsafe = _unsafe_groups(group, value_nodes, value_types, value_ids, limits)
-    by_edge = np.full(len(order), -1, dtype=np.int32)
+    by_edge = np.full(len(codes), -1, dtype=np.int32)
     labels = []
     if len(unsafe):
         in_unsafe = np.isin(group[left], unsafe)
