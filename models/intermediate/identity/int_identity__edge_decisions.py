@@ -12,15 +12,10 @@ How, at 11M candidate edges (docs/identity.md, "Edge decisions and clusters in o
    integer columns, sorted in the edge order (priority, probability desc, record keys, kind;
    node ids follow record keys). The candidates hold numbers only (edge table, rowid, node
    ids, sort keys): the result joins the decisions back to the edge tables by rowid.
-2. The plain pass: which linkable edges merge two groups in edge order (Kruskal) is the
-   unique minimum spanning forest by edge order, found by Boruvka rounds in numpy. Every
-   other linkable edge is 'already in the same customer'.
-3. In a group whose records together break no per-customer limit the guard can never fire
-   (a customer is a subset of its group), so step 2 is final there. Only the edges of the
-   groups that break a limit go through the sequential guarded union-find, over compact ids,
-   compiled with numba (at 1M people one giant group holds ~8M of the 9M edges: 45 s as a
-   Python loop, 4 s compiled).
-4. The clusters (each node's smallest record_key over accepted edges, singletons included)
+2. The guarded union-find takes the linkable edges one by one in that order, over compact ids
+   (the nodes some linkable edge touches), compiled with numba: at 1M people the candidate graph
+   is one giant group holding most of the 9M edges, 45 s as a Python loop, about 5 s compiled.
+3. The clusters (each node's smallest record_key over accepted edges, singletons included)
    fall out of the same pass and are written to the state table `<this>__clusters`, which
    `int_identity__clusters` reads on DuckDB (no SQL label propagation).
 """
@@ -127,72 +122,10 @@ def _guarded_kernel(left, right, slots, counts, offsets, limits):
     return codes, over_type, over_size, roots
 
 
-def _spanning_forest(node_count, left, right):
-    """Kruskal over edges already in order, as Boruvka rounds: returns, per edge, whether it
-    merged two components when its turn came, and every node's component root.
-
-    With a strict total order the minimum spanning forest is unique, so the edges Boruvka picks
-    (each component's first outgoing edge, every round) are exactly those Kruskal accepts."""
-    label = np.arange(node_count, dtype=np.int64)
-    merged = np.zeros(len(left), dtype=bool)
-    position = np.arange(len(left), dtype=np.int64)
-    a, b = left.astype(np.int64), right.astype(np.int64)
-    none = np.iinfo(np.int64).max
-    while True:
-        live = a != b
-        if not live.all():
-            position, a, b = position[live], a[live], b[live]
-        if len(position) == 0:
-            break
-        # each component's first live edge (positions are in edge order)
-        order = np.arange(len(position), dtype=np.int64)
-        best = np.full(node_count, none, dtype=np.int64)
-        np.minimum.at(best, a, order)
-        np.minimum.at(best, b, order)
-        components = np.flatnonzero(best != none)
-        chosen = best[components]
-        merged[position[chosen]] = True
-        # hook every component to the other end of its edge; a pair that chose the same edge
-        # points at each other, and the smaller one becomes the root
-        other = np.where(a[chosen] == components, b[chosen], a[chosen])
-        parent = np.arange(node_count, dtype=np.int64)
-        parent[components] = other
-        mutual = (parent[other] == components) & (components < other)
-        parent[components[mutual]] = components[mutual]
-        while True:
-            jumped = parent[parent]
-            if np.array_equal(jumped, parent):
-                break
-            parent = jumped
-        label = parent[label]
-        a, b = parent[a], parent[b]
-    return merged, label
-
-
-def _smallest_member(label):
-    """Each node's smallest node id in its component (ids follow record_key order)."""
-    smallest = np.full(len(label), len(label), dtype=np.int64)
-    np.minimum.at(smallest, label, np.arange(len(label), dtype=np.int64))
-    return smallest[label]
-
-
-def _unsafe_groups(group, value_nodes, value_types, value_ids, limits):
-    """Groups whose records together hold more values of a limited type than its limit."""
-    unsafe = []
-    value_count = int(value_ids.max()) + 1 if len(value_ids) else 1
-    for type_index, limit in enumerate(limits.values()):
-        of_type = value_types == type_index
-        pairs = np.unique(group[value_nodes[of_type]] * value_count + value_ids[of_type])
-        groups, counts = np.unique(pairs // value_count, return_counts=True)
-        unsafe.append(groups[counts > limit])
-    return np.unique(np.concatenate(unsafe)) if unsafe else np.zeros(0, dtype=np.int64)
-
-
 def _guarded_pass(node_count, edge_left, edge_right, value_nodes, value_types, value_ids, limits):
-    """Sequential guarded union-find over the edges of groups that break a limit, on compact ids
-    (compiled with numba: at 1M people the unsafe groups hold ~8M edges). Returns their codes and
-    the type index and would-be size of each edge dropped over a limit (-1 and 0 for the others), and
-    each touched node's root (compact ids mapped back)."""
+    """Sequential guarded union-find over the linkable edges, on compact ids (the nodes they touch).
+    Returns their codes, the type index and would-be size of each edge dropped over a limit (-1 and 0
+    for the others), and each touched node's root (compact ids mapped back)."""
     touched = np.zeros(node_count, dtype=bool)
     touched[edge_left] = True
     touched[edge_right] = True
@@ -416,40 +349,31 @@ def _decide_all(left, right, linkable, node_count, limited, limits):
     """The edges arrive in the guard's order: an edge's index is its place in that order."""
     codes = np.full(len(left), BLOCKED, dtype=np.int8)
     linkable_order = np.flatnonzero(linkable)  # linkable edges, in edge order
-    left, right = left[linkable], right[linkable]
-    merged, group = _spanning_forest(node_count, left, right)
-    codes[linkable_order] = np.where(merged, ACCEPTED, REDUNDANT)
-    del merged
-    cluster_of = _smallest_member(group)
-
     value_nodes = limited["node_id"].to_numpy(zero_copy_only=False).astype(np.int64)
     value_types = _codes(limited["identifier_type"], {t: i for i, t in enumerate(limits)})
     value_ids = _codes(limited["identifier_value"])
-    unsafe = _unsafe_groups(group, value_nodes, value_types, value_ids, limits)
+    linkable_codes, over_type, over_size, nodes, roots = _guarded_pass(
+        node_count, left[linkable], right[linkable], value_nodes, value_types, value_ids, limits
+    )
+    codes[linkable_order] = linkable_codes
+    # one label per (type, size) that occurred, not one string per dropped edge (3.5M at 1M)
+    dropped = over_type >= 0
+    stride = int(over_size.max(initial=0)) + 1
+    keys, label_of = np.unique(over_type[dropped] * stride + over_size[dropped], return_inverse=True)
+    types, type_limits = list(limits), list(limits.values())
+    labels = [
+        f"would give one customer {key % stride} {types[key // stride]} values "
+        f"(limit {type_limits[key // stride]})"
+        for key in keys.tolist()
+    ]
     by_edge = np.full(len(codes), -1, dtype=np.int32)
-    labels = []
-    if len(unsafe):
-        in_unsafe = np.isin(group[left], unsafe)
-        guarded = linkable_order[in_unsafe]
-        guarded_codes, over_type, over_size, nodes, roots = _guarded_pass(
-            node_count, left[in_unsafe], right[in_unsafe], value_nodes, value_types, value_ids, limits
-        )
-        codes[guarded] = guarded_codes
-        # one label per (type, size) that occurred, not one string per dropped edge (3.5M at 1M)
-        dropped = over_type >= 0
-        stride = int(over_size.max(initial=0)) + 1
-        keys, label_of = np.unique(over_type[dropped] * stride + over_size[dropped], return_inverse=True)
-        types, type_limits = list(limits), list(limits.values())
-        labels = [
-            f"would give one customer {key % stride} {types[key // stride]} values "
-            f"(limit {type_limits[key // stride]})"
-            for key in keys.tolist()
-        ]
-        by_edge[guarded[dropped]] = label_of
-        # clusters of the guarded groups: the guarded union-find's components
-        smallest = np.full(node_count, node_count, dtype=np.int64)
-        np.minimum.at(smallest, roots, nodes)
-        cluster_of[nodes] = smallest[roots]
+    by_edge[linkable_order[dropped]] = label_of
+    # each node's smallest node id (ids follow record_key order) among its component; untouched
+    # nodes are alone
+    smallest = np.full(node_count, node_count, dtype=np.int64)
+    np.minimum.at(smallest, roots, nodes)
+    cluster_of = np.arange(node_count, dtype=np.int64)
+    cluster_of[nodes] = smallest[roots]
     return codes, _Reasons(by_edge, labels, cluster_of)
 
 
