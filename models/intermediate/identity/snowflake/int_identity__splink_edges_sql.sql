@@ -184,20 +184,12 @@ blocked_with_similarity as (
             jw_1.jaro as jw_1_jaro,
             jw_1.prefix_bytes as jw_1_prefix_bytes,
             jw_2.jaro as jw_2_jaro,
-            jw_2.prefix_bytes as jw_2_prefix_bytes,
-            jw_3.jaro as jw_3_jaro,
-            jw_3.prefix_bytes as jw_3_prefix_bytes,
-            jw_4.jaro as jw_4_jaro,
-            jw_4.prefix_bytes as jw_4_prefix_bytes
+            jw_2.prefix_bytes as jw_2_prefix_bytes
         from blocked_with_cols
         left join {{ ref('int_identity__splink_similarity_sql') }} as jw_1
             on jw_1.left_value = first_name_l and jw_1.right_value = first_name_r
         left join {{ ref('int_identity__splink_similarity_sql') }} as jw_2
             on jw_2.left_value = last_name_l and jw_2.right_value = last_name_r
-        left join {{ ref('int_identity__splink_similarity_sql') }} as jw_3
-            on jw_3.left_value = email_l and jw_3.right_value = email_r
-        left join {{ ref('int_identity__splink_similarity_sql') }} as jw_4
-            on jw_4.left_value = NULLIF({{ cdp.regexp_extract('email_l', '^[^@]+') }}, '') and jw_4.right_value = NULLIF({{ cdp.regexp_extract('email_r', '^[^@]+') }}, '')
 
 ),
 
@@ -257,12 +249,8 @@ __splink__df_comparison_vectors as (
         WHEN email_l IS NULL OR email_r IS NULL
         THEN -1
         WHEN email_l = email_r
-        THEN 4
-        WHEN NULLIF({{ cdp.regexp_extract('email_l', '^[^@]+') }}, '') = NULLIF({{ cdp.regexp_extract('email_r', '^[^@]+') }}, '')
-        THEN 3
-        WHEN {{ cdp.jaro_winkler_at_least('jw_3_jaro', 'jw_3_prefix_bytes', 0.88) }}
         THEN 2
-        WHEN {{ cdp.jaro_winkler_at_least('jw_4_jaro', 'jw_4_prefix_bytes', 0.88) }}
+        WHEN NULLIF({{ cdp.regexp_extract('email_l', '^[^@]+') }}, '') = NULLIF({{ cdp.regexp_extract('email_r', '^[^@]+') }}, '')
         THEN 1
         ELSE 0
       END AS gamma_email,
@@ -353,7 +341,7 @@ __splink__df_match_weight_parts as (
         WHEN gamma_last_name = 4
         THEN CAST(6.088297595865607 AS DOUBLE)
         WHEN gamma_last_name = 3
-        THEN CAST(12.471963474627842 AS DOUBLE)
+        THEN CAST(0.0 AS DOUBLE)
         WHEN gamma_last_name = 2
         THEN CAST(4.000705383399958 AS DOUBLE)
         WHEN gamma_last_name = 1
@@ -404,21 +392,17 @@ __splink__df_match_weight_parts as (
       CASE
         WHEN gamma_email = -1
         THEN CAST(0.0 AS DOUBLE)
-        WHEN gamma_email = 4
-        THEN CAST(12.242148636238376 AS DOUBLE)
-        WHEN gamma_email = 3
-        THEN CAST(11.704269471902363 AS DOUBLE)
         WHEN gamma_email = 2
-        THEN CAST(6.778750366498476 AS DOUBLE)
+        THEN CAST(12.242148636238376 AS DOUBLE)
         WHEN gamma_email = 1
-        THEN CAST(7.351211761888712 AS DOUBLE)
+        THEN CAST(11.704269471902363 AS DOUBLE)
         WHEN gamma_email = 0
-        THEN CAST(-2.9197883739864214 AS DOUBLE)
+        THEN CAST(-1.8527462353684587 AS DOUBLE)
       END AS mw_email,
       CASE
         WHEN gamma_email = -1
         THEN CAST(0 AS DOUBLE)
-        WHEN gamma_email = 4
+        WHEN gamma_email = 2
         THEN CASE
           WHEN NOT COALESCE(tf_email_l, tf_email_r) IS NULL
           THEN CAST(1.0 AS DOUBLE) * (
@@ -426,10 +410,6 @@ __splink__df_match_weight_parts as (
           )
           ELSE CAST(0 AS DOUBLE)
         END
-        WHEN gamma_email = 3
-        THEN CAST(0 AS DOUBLE)
-        WHEN gamma_email = 2
-        THEN CAST(0 AS DOUBLE)
         WHEN gamma_email = 1
         THEN CAST(0 AS DOUBLE)
         WHEN gamma_email = 0
@@ -573,9 +553,9 @@ final as (
             match_probability,
             match_weight,
             'first_name=' || case gamma_first_name when -1 then '0.0' when 5 then '6.47' when 4 then '12.84' when 3 then '5.12' when 2 then '5.08' when 1 then '0.62' when 0 then '-7.03' end
-                || ',' || 'last_name=' || case gamma_last_name when -1 then '0.0' when 4 then '6.09' when 3 then '12.47' when 2 then '4.0' when 1 then '0.68' when 0 then '-7.53' end
+                || ',' || 'last_name=' || case gamma_last_name when -1 then '0.0' when 4 then '6.09' when 3 then '0.0' when 2 then '4.0' when 1 then '0.68' when 0 then '-7.53' end
                 || ',' || 'date_of_birth=' || case gamma_date_of_birth when -1 then '0.0' when 5 then '12.21' when 4 then '2.38' when 3 then '-197.13' when 2 then '-0.79' when 1 then '-2.73' when 0 then '-2.6' end
-                || ',' || 'email=' || case gamma_email when -1 then '0.0' when 4 then '12.24' when 3 then '11.7' when 2 then '6.78' when 1 then '7.35' when 0 then '-2.92' end
+                || ',' || 'email=' || case gamma_email when -1 then '0.0' when 2 then '12.24' when 1 then '11.7' when 0 then '-1.85' end
                 || ',' || 'phone=' || case gamma_phone when -1 then '0.0' when 1 then '13.15' when 0 then '-3.07' end
                 || ',' || 'postal_code=' || case gamma_postal_code when -1 then '0.0' when 1 then '11.21' when 0 then '-5.18' end
                 || ',' || 'city=' || case gamma_city when -1 then '0.0' when 1 then '4.54' when 0 then '-4.43' end as comparison_levels

@@ -10,8 +10,6 @@ with recursive
 compared as (
 
     select
-        l.email as email_l,
-        r.email as email_r,
         l.first_name as first_name_l,
         r.first_name as first_name_r,
         l.last_name as last_name_l,
@@ -33,18 +31,6 @@ pairs as (
     select last_name_l as left_value, last_name_r as right_value
     from compared
     where last_name_l <> last_name_r
-
-    union
-
-    select email_l as left_value, email_r as right_value
-    from compared
-    where email_l <> email_r
-
-    union
-
-    select NULLIF({{ cdp.regexp_extract('email_l', '^[^@]+') }}, '') as left_value, NULLIF({{ cdp.regexp_extract('email_r', '^[^@]+') }}, '') as right_value
-    from compared
-    where NULLIF({{ cdp.regexp_extract('email_l', '^[^@]+') }}, '') <> NULLIF({{ cdp.regexp_extract('email_r', '^[^@]+') }}, '')
 
 ),
 
