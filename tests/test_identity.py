@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.dbt_helpers import built_copy, execute, query, run_dbt
+from tests.dbt_helpers import PROJECT_DIR, built_copy, execute, query, run_dbt
 
 IDENTITY = ("staging", "int_identity__nodes+")
 
@@ -164,6 +165,22 @@ def test_retraining_keeps_the_ids_of_unchanged_customers(warehouse: Path, tmp_pa
         },
     )
     assert model_path.exists()
+    # training changes parameters only: the committed model is what _settings() builds, and the
+    # swapped-names level of last_name keeps m = u (a swap is weighed once, in first_name)
+    trained_values = ("m_probability", "u_probability", "tf_adjustment_weight")
+
+    def structure(model: dict) -> list:
+        return [
+            [{k: v for k, v in level.items() if k not in trained_values} for level in c["comparison_levels"]]
+            for c in model["comparisons"]
+        ]
+
+    retrained = json.loads(model_path.read_text())
+    committed = json.loads((PROJECT_DIR / "models/intermediate/identity/splink_model.json").read_text())
+    assert structure(retrained) == structure(committed)
+    (last_name,) = [c for c in retrained["comparisons"] if c["output_column_name"] == "last_name"]
+    (swap,) = [level for level in last_name["comparison_levels"] if "swapped" in level["label_for_charts"]]
+    assert swap["m_probability"] == swap["u_probability"]
     after = _customer_ids(database)
 
     def members(ids: dict[str, str]) -> dict[str, frozenset[str]]:

@@ -121,7 +121,6 @@ def _settings():
             ),
             cll.ElseLevel(),
         ],
-        comparison_description="EmailComparison",
     )
     return SettingsCreator(
         link_type="dedupe_only",
